@@ -1,0 +1,162 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Authenticator accepts client certificates signed by the cluster CA, the join token, and
+// service-account tokens this server issued. Every authenticated user may do everything: skiff
+// does not enforce RBAC yet.
+type Authenticator struct {
+	CAPool *x509.CertPool
+	Token  string
+	SAKey  *ecdsa.PrivateKey
+}
+
+// Authenticate implements Config.Authenticate.
+func (a *Authenticator) Authenticate(r *http.Request) (string, bool) {
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		cert := r.TLS.PeerCertificates[0]
+		inter := x509.NewCertPool()
+		for _, c := range r.TLS.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: a.CAPool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+			return cert.Subject.CommonName, true
+		}
+	}
+	auth := r.Header.Get("Authorization")
+	if !strings.HasPrefix(auth, "Bearer ") {
+		return "", false
+	}
+	tok := strings.TrimSpace(strings.TrimPrefix(auth, "Bearer "))
+	if a.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(a.Token)) == 1 {
+		return "system:node", true
+	}
+	if a.SAKey != nil {
+		if sub, err := verifyJWT(tok, &a.SAKey.PublicKey, time.Now()); err == nil {
+			return sub, true
+		}
+	}
+	return "", false
+}
+
+type jwtClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  []string `json:"aud"`
+	Expiry    int64    `json:"exp"`
+	NotBefore int64    `json:"nbf"`
+	IssuedAt  int64    `json:"iat"`
+}
+
+var b64 = base64.RawURLEncoding
+
+// signJWT makes an ES256 JWT; service-account tokens need nothing more.
+func signJWT(key *ecdsa.PrivateKey, c jwtClaims) (string, error) {
+	header := b64.EncodeToString([]byte(`{"alg":"ES256","typ":"JWT"}`))
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	signing := header + "." + b64.EncodeToString(payload)
+	sum := sha256.Sum256([]byte(signing))
+	rr, ss, err := ecdsa.Sign(randReader{}, key, sum[:])
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	sig := make([]byte, 64)
+	rr.FillBytes(sig[:32])
+	ss.FillBytes(sig[32:])
+	return signing + "." + b64.EncodeToString(sig), nil
+}
+
+func verifyJWT(tok string, pub *ecdsa.PublicKey, now time.Time) (string, error) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", fmt.Errorf("not a JWT")
+	}
+	sig, err := b64.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		return "", fmt.Errorf("bad signature encoding")
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		return "", fmt.Errorf("bad signature")
+	}
+	payload, err := b64.DecodeString(parts[1])
+	if err != nil {
+		return "", err
+	}
+	var c jwtClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return "", err
+	}
+	if c.Expiry != 0 && now.Unix() > c.Expiry {
+		return "", fmt.Errorf("token expired")
+	}
+	return c.Subject, nil
+}
+
+// serveToken answers serviceaccounts/{name}/token with a signed token (TokenRequest).
+func (s *Server) serveToken(ctx context.Context, w http.ResponseWriter, r *http.Request, ri requestInfo) {
+	if r.Method != http.MethodPost || s.cfg.ServiceAccountKey == nil {
+		writeError(w, apierrors.NewMethodNotSupported(corev1.Resource("serviceaccounts/token"), r.Method))
+		return
+	}
+	sah := s.byGR[corev1.Resource("serviceaccounts")]
+	if _, err := sah.storage.Get(ctx, ri.namespace+"/"+ri.name); err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var tr authenticationv1.TokenRequest
+	if len(body) > 0 {
+		if err := s.codecs.decodeOptions(r.Header.Get("Content-Type"), body, &tr); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	exp := int64(3600)
+	if tr.Spec.ExpirationSeconds != nil && *tr.Spec.ExpirationSeconds >= 600 {
+		exp = *tr.Spec.ExpirationSeconds
+	}
+	now := time.Now()
+	aud := tr.Spec.Audiences
+	if len(aud) == 0 {
+		aud = []string{"https://kubernetes.default.svc.cluster.local"}
+	}
+	tok, err := signJWT(s.cfg.ServiceAccountKey, jwtClaims{Issuer: "https://kubernetes.default.svc.cluster.local",
+		Subject: "system:serviceaccount:" + ri.namespace + ":" + ri.name, Audience: aud, IssuedAt: now.Unix(), NotBefore: now.Unix(),
+		Expiry: now.Add(time.Duration(exp) * time.Second).Unix()})
+	if err != nil {
+		writeError(w, apierrors.NewInternalError(err))
+		return
+	}
+	tr.TypeMeta = metav1.TypeMeta{Kind: "TokenRequest", APIVersion: "authentication.k8s.io/v1"}
+	tr.Name, tr.Namespace = ri.name, ri.namespace
+	tr.Spec.Audiences = aud
+	tr.Spec.ExpirationSeconds = &exp
+	tr.Status = authenticationv1.TokenRequestStatus{Token: tok, ExpirationTimestamp: metav1.NewTime(now.Add(time.Duration(exp) * time.Second))}
+	writeJSON(w, http.StatusCreated, tr)
+}

@@ -1,0 +1,234 @@
+// Package server assembles `skiff server`: embedded etcd, the API server over TLS, the
+// bootstrap objects, and the in-process control-plane components.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/etcd"
+	"github.com/skiff-sh/skiff/internal/openapi"
+	"github.com/skiff-sh/skiff/internal/pki"
+	"github.com/skiff-sh/skiff/internal/registry"
+)
+
+// Version is the Kubernetes version skiff reports.
+const Version = "v1.37.2"
+
+// Options configure `skiff server`.
+type Options struct {
+	DataDir           string
+	BindAddress       string
+	HTTPSPort         int
+	DatastoreEndpoint []string
+	// AdvertiseAddress is the address agents and the kubernetes Service use; default: the first
+	// non-loopback IPv4 address, else 127.0.0.1.
+	AdvertiseAddress string
+	// Components run in the server process once the API is ready (controllers, scheduler, agent).
+	Components []Component
+}
+
+// Component is an in-process part of the control plane, given an unthrottled loopback client.
+type Component struct {
+	Name string
+	Run  func(ctx context.Context, env Env) error
+}
+
+// Env is what a component gets from the server.
+type Env struct {
+	Config   *rest.Config
+	DataDir  string
+	Token    string
+	URL      string
+	HostIP   string
+	Bundle   *pki.Bundle
+	ServerOK <-chan struct{}
+}
+
+// Run starts the server and blocks until ctx ends or serving fails.
+func Run(ctx context.Context, opts Options) error {
+	started := time.Now()
+	if opts.DataDir == "" {
+		opts.DataDir = "/var/lib/skiff"
+	}
+	if opts.HTTPSPort == 0 {
+		opts.HTTPSPort = 6443
+	}
+	if opts.BindAddress == "" {
+		opts.BindAddress = "0.0.0.0"
+	}
+	if opts.AdvertiseAddress == "" {
+		opts.AdvertiseAddress = HostIP()
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	hostname, _ := os.Hostname()
+	bundle, err := pki.Ensure(filepath.Join(opts.DataDir, "tls"), []string{opts.AdvertiseAddress, hostname, "10.43.0.1"})
+	if err != nil {
+		return err
+	}
+	backend, err := etcd.Start(ctx, filepath.Join(opts.DataDir, "etcd"), opts.DatastoreEndpoint)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+
+	resources := registry.Builtin()
+	docs, err := openapi.Build(resources, Version)
+	if err != nil {
+		return fmt.Errorf("build OpenAPI documents: %w", err)
+	}
+	auth := &apiserver.Authenticator{CAPool: bundle.CAPool(), Token: bundle.Token, SAKey: bundle.ServiceAccountKey}
+	api, err := apiserver.New(ctx, apiserver.Config{
+		Resources: resources, Etcd: backend.Client, Version: versionInfo(), OpenAPI: docs, Authenticate: auth.Authenticate,
+		CAPEM: bundle.CAPEM, NodeToken: bundle.Token, ServiceAccountKey: bundle.ServiceAccountKey,
+		NodeTransport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // like kube-apiserver without --kubelet-certificate-authority
+			ForceAttemptHTTP2: false, MaxIdleConnsPerHost: 16},
+	})
+	if err != nil {
+		return err
+	}
+
+	addr := net.JoinHostPort(opts.BindAddress, strconv.Itoa(opts.HTTPSPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler: api,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{bundle.ServingTLS}, ClientAuth: tls.RequestClientCert,
+			MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}},
+		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          nil,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	localURL := "https://" + net.JoinHostPort(loopbackFor(opts.BindAddress), strconv.Itoa(opts.HTTPSPort))
+	kubeconfig := filepath.Join(opts.DataDir, "kubeconfig.yaml")
+	if err := bundle.WriteAdminKubeconfig(kubeconfig, localURL); err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("load admin kubeconfig: %w", err)
+	}
+	// In-process components are not throttled (client-go's default is 5 requests/s).
+	cfg.QPS, cfg.Burst = -1, 1000
+	cfg.UserAgent = "skiff-server"
+	if err := bootstrap(ctx, cfg, opts); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	api.SetReady()
+	fmt.Printf("skiff server ready at %s (kubeconfig %s) in %.2fs\n", localURL, kubeconfig, time.Since(started).Seconds())
+
+	env := Env{Config: cfg, DataDir: opts.DataDir, Token: bundle.Token, URL: "https://" + net.JoinHostPort(opts.AdvertiseAddress, strconv.Itoa(opts.HTTPSPort)),
+		HostIP: opts.AdvertiseAddress, Bundle: bundle}
+	compErr := make(chan error, len(opts.Components))
+	for _, c := range opts.Components {
+		c := c
+		go func() {
+			if err := c.Run(ctx, env); err != nil && ctx.Err() == nil {
+				compErr <- fmt.Errorf("%s: %w", c.Name, err)
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-compErr:
+		return err
+	case err := <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve: %w", err)
+	}
+}
+
+func loopbackFor(bind string) string {
+	if bind == "0.0.0.0" || bind == "" || bind == "::" {
+		return "127.0.0.1"
+	}
+	return bind
+}
+
+func versionInfo() version.Info {
+	return version.Info{Major: "1", Minor: "37", GitVersion: Version + "+skiff", Platform: "linux/amd64", GoVersion: "go1.26"}
+}
+
+// HostIP returns the machine's first non-loopback IPv4 address, or 127.0.0.1.
+func HostIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// bootstrap creates the objects every cluster starts with; existing ones are left alone.
+func bootstrap(ctx context.Context, cfg *rest.Config, opts Options) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
+		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create namespace %s: %w", ns, err)
+		}
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.43.0.1", Type: corev1.ServiceTypeClusterIP, SessionAffinity: corev1.ServiceAffinityNone,
+			Ports: []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(opts.HTTPSPort))}}},
+	}
+	if _, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create kubernetes service: %w", err)
+	}
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: opts.AdvertiseAddress}},
+			Ports: []corev1.EndpointPort{{Name: "https", Port: int32(opts.HTTPSPort), Protocol: corev1.ProtocolTCP}}}},
+	}
+	if cur, err := cs.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
+		ep.ResourceVersion = cur.ResourceVersion
+		_, err = cs.CoreV1().Endpoints("default").Update(ctx, ep, metav1.UpdateOptions{})
+		if err != nil {
+			klog.ErrorS(err, "update kubernetes endpoints")
+		}
+	} else if _, err := cs.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create kubernetes endpoints: %w", err)
+	}
+	return nil
+}

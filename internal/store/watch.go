@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// watcherBuffer is how many events a slow watcher may fall behind before it is closed; the
+// client then resumes from its last resourceVersion (or relists on 410).
+const watcherBuffer = 4096
+
+// WatchOptions select what a watch delivers.
+type WatchOptions struct {
+	// Prefix is relative to the resource ("ns/" for one namespace, "" for all).
+	Prefix string
+	// ResourceVersion: 0 starts with the current state as ADDED events; N delivers changes after N.
+	ResourceVersion int64
+	// SendInitialEvents forces the current state first even when ResourceVersion is set.
+	SendInitialEvents bool
+	// Predicate filters objects; nil passes all.
+	Predicate func(runtime.Object) bool
+	// Bookmarks asks for BOOKMARK events carrying the current resourceVersion.
+	Bookmarks bool
+	// NewObject makes the empty object BOOKMARK events carry.
+	NewObject func() runtime.Object
+}
+
+// Watcher delivers events until stopped or until it falls too far behind.
+type Watcher struct {
+	out  chan Event
+	stop context.CancelFunc
+}
+
+// ResultChan is closed when the watch ends.
+func (w *Watcher) ResultChan() <-chan Event { return w.out }
+
+// Stop ends the watch.
+func (w *Watcher) Stop() { w.stop() }
+
+type cacheWatcher struct {
+	prefix  string
+	pred    func(runtime.Object) bool
+	ch      chan Event
+	stopped bool
+}
+
+func (w *cacheWatcher) matches(obj *Object) bool {
+	return obj != nil && (w.pred == nil || w.pred(obj.Obj))
+}
+
+func (w *cacheWatcher) sendLocked(e event) {
+	if w.stopped || !strings.HasPrefix(e.key, w.prefix) {
+		return
+	}
+	var typ watch.EventType
+	switch e.typ {
+	case watch.Added:
+		if !w.matches(e.obj) {
+			return
+		}
+		typ = watch.Added
+	case watch.Modified:
+		now, before := w.matches(e.obj), w.matches(e.prev)
+		switch {
+		case now && before:
+			typ = watch.Modified
+		case now:
+			typ = watch.Added
+		case before:
+			typ = watch.Deleted
+		default:
+			return
+		}
+	case watch.Deleted:
+		if !w.matches(e.prev) {
+			return
+		}
+		typ = watch.Deleted
+	}
+	select {
+	case w.ch <- Event{Type: typ, Object: e.obj}:
+	default:
+		w.stopLocked()
+	}
+}
+
+func (w *cacheWatcher) stopLocked() {
+	if !w.stopped {
+		w.stopped = true
+		close(w.ch)
+	}
+}
+
+// Watch starts a watch served from the cache. A resourceVersion older than the cache's history
+// answers 410 Gone, as upstream does, so clients relist.
+func (s *Storage) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error) {
+	c := s.cache
+	if opts.ResourceVersion > 0 {
+		if err := c.waitFor(ctx, opts.ResourceVersion); err != nil {
+			return nil, apierrors.NewTimeoutError(err.Error(), 1)
+		}
+	} else {
+		<-c.ready
+	}
+	prefix := s.prefix + opts.Prefix
+	w := &cacheWatcher{prefix: prefix, pred: opts.Predicate, ch: make(chan Event, watcherBuffer)}
+	var initial []Event
+
+	c.mu.Lock()
+	startRev := c.rev
+	if opts.ResourceVersion == 0 || opts.SendInitialEvents {
+		for k, obj := range c.items {
+			if strings.HasPrefix(k, prefix) && w.matches(obj) {
+				initial = append(initial, Event{Type: watch.Added, Object: obj})
+			}
+		}
+	}
+	if opts.ResourceVersion > 0 && !opts.SendInitialEvents {
+		if opts.ResourceVersion < c.oldest {
+			c.mu.Unlock()
+			return nil, apierrors.NewResourceExpired("too old resource version: " + itoa(opts.ResourceVersion) + " (" + itoa(c.oldest+1) + ")")
+		}
+		n := len(c.history)
+		for i := 0; i < c.size; i++ {
+			e := c.history[(c.head+i)%n]
+			if e.rev > opts.ResourceVersion {
+				w.sendLocked(e)
+			}
+		}
+	}
+	c.watchers[w] = struct{}{}
+	c.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	out := make(chan Event, 64)
+	go func() {
+		defer close(out)
+		defer func() {
+			c.mu.Lock()
+			delete(c.watchers, w)
+			w.stopLocked()
+			c.mu.Unlock()
+		}()
+		for _, e := range initial {
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if opts.SendInitialEvents && opts.Bookmarks && opts.NewObject != nil {
+			bm := bookmark(opts.NewObject, startRev, true)
+			select {
+			case out <- bm:
+			case <-ctx.Done():
+				return
+			}
+		}
+		var tick <-chan time.Time
+		if opts.Bookmarks && opts.NewObject != nil {
+			t := time.NewTicker(5 * time.Second)
+			defer t.Stop()
+			tick = t.C
+		}
+		lastRev := startRev
+		for {
+			select {
+			case e, ok := <-w.ch:
+				if !ok {
+					return
+				}
+				if rv := rvOf(e.Object.Obj); rv > lastRev {
+					lastRev = rv
+				}
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					return
+				}
+			case <-tick:
+				// Everything up to the cache's revision has been queued to w.ch under the lock, but
+				// may not be forwarded yet; only bookmark once the queue is drained.
+				c.mu.RLock()
+				rev, pending := c.rev, len(w.ch)
+				c.mu.RUnlock()
+				if pending == 0 && rev > lastRev {
+					lastRev = rev
+					select {
+					case out <- bookmark(opts.NewObject, rev, false):
+					case <-ctx.Done():
+						return
+					}
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return &Watcher{out: out, stop: cancel}, nil
+}
+
+func bookmark(newObj func() runtime.Object, rev int64, initialEnd bool) Event {
+	obj := newObj()
+	_ = setRV(obj, rev)
+	if initialEnd {
+		if acc, ok := obj.(metav1.Object); ok {
+			acc.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+		}
+	}
+	return Event{Type: watch.Bookmark, Object: newObject(obj)}
+}
