@@ -5,6 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -124,7 +127,9 @@ func (s *Storage) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error
 	if opts.ResourceVersion > 0 && !opts.SendInitialEvents {
 		if opts.ResourceVersion < c.oldest {
 			c.mu.Unlock()
-			return nil, apierrors.NewResourceExpired("too old resource version: " + itoa(opts.ResourceVersion) + " (" + itoa(c.oldest+1) + ")")
+			// Older than the cache's history (e.g. just after a restart): etcd still has it
+			// unless it was compacted.
+			return s.watchEtcd(ctx, prefix, opts)
 		}
 		n := len(c.history)
 		for i := 0; i < c.size; i++ {
@@ -214,4 +219,87 @@ func bookmark(newObj func() runtime.Object, rev int64, initialEnd bool) Event {
 		}
 	}
 	return Event{Type: watch.Bookmark, Object: newObject(obj)}
+}
+
+// watchEtcd serves a watch from etcd's own history, for resourceVersions older than the cache's.
+func (s *Storage) watchEtcd(ctx context.Context, prefix string, opts WatchOptions) (*Watcher, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(opts.ResourceVersion+1), clientv3.WithPrevKV())
+	// The first response tells whether the revision was compacted; wait for it or for events.
+	first, ok := <-wch
+	if !ok {
+		cancel()
+		return nil, apierrors.NewTimeoutError("watch ended before it started", 1)
+	}
+	if first.CompactRevision != 0 || first.Err() == rpctypes.ErrCompacted {
+		cancel()
+		return nil, apierrors.NewResourceExpired("too old resource version: " + itoa(opts.ResourceVersion) + " (" + itoa(first.CompactRevision) + ")")
+	}
+	if err := first.Err(); err != nil {
+		cancel()
+		return nil, storageError(err)
+	}
+	pred := func(o *Object) bool { return o != nil && (opts.Predicate == nil || opts.Predicate(o.Obj)) }
+	out := make(chan Event, 64)
+	go func() {
+		defer close(out)
+		defer cancel()
+		resp := first
+		for {
+			for _, ev := range resp.Events {
+				var obj, prev *Object
+				if ev.PrevKv != nil {
+					if p, err := s.decode(ev.PrevKv.Value, ev.PrevKv.ModRevision); err == nil {
+						prev = newObject(p)
+					}
+				}
+				typ := watch.Modified
+				if ev.Type == mvccpb.DELETE {
+					if prev == nil {
+						continue
+					}
+					gone := prev.Obj.DeepCopyObject()
+					_ = setRV(gone, ev.Kv.ModRevision)
+					obj, typ = newObject(gone), watch.Deleted
+				} else {
+					o, err := s.decode(ev.Kv.Value, ev.Kv.ModRevision)
+					if err != nil {
+						continue
+					}
+					obj = newObject(o)
+					if ev.IsCreate() {
+						typ, prev = watch.Added, nil
+					}
+				}
+				now, before := pred(obj), pred(prev)
+				switch {
+				case typ == watch.Deleted && before:
+				case typ == watch.Deleted:
+					continue
+				case now && before:
+				case now:
+					typ = watch.Added
+				case before:
+					typ = watch.Deleted
+				default:
+					continue
+				}
+				select {
+				case out <- Event{Type: typ, Object: obj}:
+				case <-ctx.Done():
+					return
+				}
+			}
+			var ok bool
+			select {
+			case resp, ok = <-wch:
+				if !ok || resp.Err() != nil {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return &Watcher{out: out, stop: cancel}, nil
 }
