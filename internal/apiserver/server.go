@@ -44,6 +44,9 @@ type Config struct {
 	NodeTransport http.RoundTripper
 	// NodeToken authenticates the API server to node agents.
 	NodeToken string
+	// SingleWriter says this server is etcd's only writer (embedded etcd), so consistent reads
+	// may be served from the watch cache.
+	SingleWriter bool
 	// ServiceAccountKey signs service-account tokens (serviceaccounts/token).
 	ServiceAccountKey *ecdsa.PrivateKey
 }
@@ -109,6 +112,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			}
 			codec := storageCodec{c: c, gvk: r.GVK(), new: r.New}
 			h.storage = store.New(cfg.Etcd, prefix, r.GroupResource(), codec, historyFor(r.Resource))
+			h.storage.SetSingleWriter(cfg.SingleWriter)
 			storages[prefix] = h.storage
 			s.byGR[r.GroupResource()] = h
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only when SKIFF_PPROF_ADDR is set
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,6 +68,10 @@ type Env struct {
 // Run starts the server and blocks until ctx ends or serving fails.
 func Run(ctx context.Context, opts Options) error {
 	started := time.Now()
+	if addr := os.Getenv("SKIFF_PPROF_ADDR"); addr != "" {
+		// Profiling is opt-in and bound where the operator says (e.g. 127.0.0.1:6060).
+		go func() { _ = http.ListenAndServe(addr, nil) }()
+	}
 	if opts.DataDir == "" {
 		opts.DataDir = "/var/lib/skiff"
 	}
@@ -101,7 +106,8 @@ func Run(ctx context.Context, opts Options) error {
 	auth := &apiserver.Authenticator{CAPool: bundle.CAPool(), Token: bundle.Token, SAKey: bundle.ServiceAccountKey}
 	api, err := apiserver.New(ctx, apiserver.Config{
 		Resources: resources, Etcd: backend.Client, Version: versionInfo(), OpenAPI: docs, Authenticate: auth.Authenticate,
-		CAPEM: bundle.CAPEM, NodeToken: bundle.Token, ServiceAccountKey: bundle.ServiceAccountKey,
+		SingleWriter: len(opts.DatastoreEndpoint) == 0,
+		CAPEM:        bundle.CAPEM, NodeToken: bundle.Token, ServiceAccountKey: bundle.ServiceAccountKey,
 		NodeTransport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // like kube-apiserver without --kubelet-certificate-authority
 			ForceAttemptHTTP2: false, MaxIdleConnsPerHost: 16},
 	})
@@ -116,7 +122,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	srv := &http.Server{
 		Handler: api,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{bundle.ServingTLS}, ClientAuth: tls.RequestClientCert,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{bundle.ServingTLS}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: bundle.CAPool(),
 			MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}},
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    1 << 20,

@@ -50,6 +50,9 @@ func (s *Storage) List(ctx context.Context, opts ListOptions) (*ListResult, erro
 	switch opts.ResourceVersion {
 	case "0":
 	case "":
+		if s.consistentFromCache(ctx) {
+			break
+		}
 		resp, err := s.cli.Get(ctx, "/skiff/revision-probe")
 		if err != nil {
 			return nil, storageError(err)

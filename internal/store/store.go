@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,6 +31,10 @@ type Storage struct {
 	codec  Codec
 	gr     schema.GroupResource
 	cache  *cache
+	// singleWriter means this process is etcd's only writer (embedded etcd): the cache then
+	// serves consistent reads once it has applied the last write this process made.
+	singleWriter bool
+	written      atomic.Int64 // highest revision this process wrote under the prefix
 }
 
 // Reservations are extra keys written in the same transaction as an object (e.g. an allocated
@@ -46,6 +51,27 @@ func New(cli *clientv3.Client, prefix string, gr schema.GroupResource, codec Cod
 	s := &Storage{cli: cli, prefix: prefix, codec: codec, gr: gr}
 	s.cache = newCache(s, history)
 	return s
+}
+
+// SetSingleWriter declares that no other process writes this resource's keys in etcd.
+func (s *Storage) SetSingleWriter(v bool) { s.singleWriter = v }
+
+func (s *Storage) noteWrite(rev int64) {
+	for {
+		cur := s.written.Load()
+		if rev <= cur || s.written.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
+// consistentFromCache waits until the cache holds every write this process made, when that
+// suffices for a consistent read; it reports whether the cache may be used.
+func (s *Storage) consistentFromCache(ctx context.Context) bool {
+	if !s.singleWriter {
+		return false
+	}
+	return s.cache.waitFor(ctx, s.written.Load()) == nil
 }
 
 // Start fills the cache and keeps it in step with etcd until ctx ends.
@@ -119,6 +145,7 @@ func (s *Storage) Create(ctx context.Context, key string, obj runtime.Object, re
 		}
 		return nil, apierrors.NewAlreadyExists(s.gr, nameOf(key))
 	}
+	s.noteWrite(resp.Header.Revision)
 	out := obj.DeepCopyObject()
 	if err := setRV(out, resp.Header.Revision); err != nil {
 		return nil, err
@@ -157,8 +184,11 @@ func addReservations(cmps []clientv3.Cmp, ops []clientv3.Op, abs string, res Res
 	return cmps, ops
 }
 
-// Get reads key from etcd (a consistent read).
+// Get is a consistent read of key: from the cache when that is consistent, else from etcd.
 func (s *Storage) Get(ctx context.Context, key string) (runtime.Object, error) {
+	if s.consistentFromCache(ctx) {
+		return s.GetCached(key)
+	}
 	resp, err := s.cli.Get(ctx, s.prefix+key)
 	if err != nil {
 		return nil, storageError(err)
@@ -200,23 +230,36 @@ var errRetry = errors.New("object changed, retry")
 func (s *Storage) Update(ctx context.Context, key string, fn UpdateFunc) (runtime.Object, Action, error) {
 	abs := s.prefix + key
 	for attempt := 0; ; attempt++ {
-		resp, err := s.cli.Get(ctx, abs)
-		if err != nil {
-			return nil, Keep, storageError(err)
-		}
-		if len(resp.Kvs) == 0 {
-			return nil, Keep, apierrors.NewNotFound(s.gr, nameOf(key))
-		}
-		kv := resp.Kvs[0]
-		cur, err := s.decode(kv.Value, kv.ModRevision)
-		if err != nil {
-			return nil, Keep, err
+		var cur runtime.Object
+		var rev int64
+		// The first attempt reads the cache when it is consistent; the write's compare on the
+		// modification revision catches any staleness, and retries read etcd.
+		if attempt == 0 && s.consistentFromCache(ctx) {
+			o, ok := s.cache.get(abs)
+			if !ok {
+				return nil, Keep, apierrors.NewNotFound(s.gr, nameOf(key))
+			}
+			cur = o.Obj.DeepCopyObject()
+			rev = rvOf(cur)
+		} else {
+			resp, err := s.cli.Get(ctx, abs)
+			if err != nil {
+				return nil, Keep, storageError(err)
+			}
+			if len(resp.Kvs) == 0 {
+				return nil, Keep, apierrors.NewNotFound(s.gr, nameOf(key))
+			}
+			kv := resp.Kvs[0]
+			if cur, err = s.decode(kv.Value, kv.ModRevision); err != nil {
+				return nil, Keep, err
+			}
+			rev = kv.ModRevision
 		}
 		next, action, res, err := fn(cur)
 		if err != nil {
 			return nil, Keep, err
 		}
-		out, err := s.commit(ctx, abs, kv.ModRevision, next, action, res)
+		out, err := s.commit(ctx, abs, rev, next, action, res)
 		if errors.Is(err, errRetry) {
 			if attempt > 100 {
 				return nil, Keep, apierrors.NewConflict(s.gr, nameOf(key), fmt.Errorf("too many concurrent writers"))
@@ -259,6 +302,7 @@ func (s *Storage) commit(ctx context.Context, abs string, rev int64, next runtim
 		}
 		return nil, errRetry
 	}
+	s.noteWrite(resp.Header.Revision)
 	out := next.DeepCopyObject()
 	if err := setRV(out, resp.Header.Revision); err != nil {
 		return nil, err
