@@ -49,8 +49,7 @@ type server struct {
 
 func start(bin, dir string, port int) (*server, time.Duration, error) {
 	t0 := time.Now()
-	cmd := exec.Command(bin, "server", "--data-dir", dir, "--https-port", strconv.Itoa(port), "--bind-address", "127.0.0.1",
-		"--advertise-address", "127.0.0.1", "--disable-agent")
+	cmd := exec.Command(bin, "server", "--data-dir", dir, "--https-port", strconv.Itoa(port), "--disable-agent")
 	logf, err := os.OpenFile(filepath.Join(dir, "bench-server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, 0, err

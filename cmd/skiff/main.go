@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	_ "time/tzdata" // CronJob time zones work on machines without tzdata
 )
 
 func main() {

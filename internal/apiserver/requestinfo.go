@@ -31,8 +31,10 @@ func parseResourcePath(method, path string) (ri requestInfo, ok bool) {
 	default:
 		return ri, false
 	}
-	// /namespaces/{ns}/{resource}/... unless it is the namespace object itself.
-	if parts[0] == "namespaces" && len(parts) >= 3 {
+	// /namespaces/{ns}/{resource}/... unless it is the namespace object itself or one of its
+	// subresources (/namespaces/{name}/status, /namespaces/{name}/finalize).
+	nsSub := len(parts) == 3 && (parts[2] == "status" || parts[2] == "finalize")
+	if parts[0] == "namespaces" && len(parts) >= 3 && !nsSub {
 		ri.namespace = parts[1]
 		parts = parts[2:]
 	}

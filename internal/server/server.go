@@ -227,6 +227,11 @@ func bootstrap(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: opts.AdvertiseAddress}},
 			Ports: []corev1.EndpointPort{{Name: "https", Port: int32(opts.HTTPSPort), Protocol: corev1.ProtocolTCP}}}},
 	}
+	if ip := net.ParseIP(opts.AdvertiseAddress); ip == nil || ip.IsLoopback() {
+		// Endpoints may not hold loopback addresses; pods could not reach it anyway.
+		klog.InfoS("not publishing kubernetes endpoints for a loopback advertise address", "address", opts.AdvertiseAddress)
+		return nil
+	}
 	if cur, err := cs.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
 		ep.ResourceVersion = cur.ResourceVersion
 		_, err = cs.CoreV1().Endpoints("default").Update(ctx, ep, metav1.UpdateOptions{})

@@ -140,8 +140,7 @@ func Start(t *testing.T, opts Options) *Server {
 func (s *Server) start() {
 	t := s.t
 	t.Helper()
-	args := []string{"server", "--data-dir", s.DataDir, "--https-port", strconv.Itoa(s.port), "--bind-address", "127.0.0.1",
-		"--advertise-address", "127.0.0.1"}
+	args := []string{"server", "--data-dir", s.DataDir, "--https-port", strconv.Itoa(s.port)}
 	if !s.opts.Agent {
 		args = append(args, "--disable-agent")
 	}
