@@ -199,6 +199,7 @@ func (h *resourceHandler) watch(ctx context.Context, w http.ResponseWriter, r *h
 	if ri.namespace != "" {
 		opts.Prefix = ri.namespace + "/"
 	}
+	opts.Consistent = q.Get("resourceVersion") == ""
 	if rv := q.Get("resourceVersion"); rv != "" && rv != "0" {
 		n, err := strconv.ParseInt(rv, 10, 64)
 		if err != nil {

@@ -50,15 +50,8 @@ func (s *Storage) List(ctx context.Context, opts ListOptions) (*ListResult, erro
 	switch opts.ResourceVersion {
 	case "0":
 	case "":
-		if s.consistentFromCache(ctx) {
-			break
-		}
-		resp, err := s.cli.Get(ctx, "/skiff/revision-probe")
-		if err != nil {
-			return nil, storageError(err)
-		}
-		if err := s.cache.waitFor(ctx, resp.Header.Revision); err != nil {
-			return nil, apierrors.NewTimeoutError(err.Error(), 1)
+		if err := s.waitConsistent(ctx); err != nil {
+			return nil, err
 		}
 	default:
 		rv, err := strconv.ParseInt(opts.ResourceVersion, 10, 64)
@@ -93,6 +86,21 @@ func (s *Storage) keyOf(obj runtime.Object) string {
 		return s.prefix + ns + "/" + o.GetName()
 	}
 	return s.prefix + o.GetName()
+}
+
+// waitConsistent returns once the cache reflects every write etcd acknowledged before the call.
+func (s *Storage) waitConsistent(ctx context.Context) error {
+	if s.consistentFromCache(ctx) {
+		return nil
+	}
+	resp, err := s.cli.Get(ctx, "/skiff/revision-probe")
+	if err != nil {
+		return storageError(err)
+	}
+	if err := s.cache.waitFor(ctx, resp.Header.Revision); err != nil {
+		return apierrors.NewTimeoutError(err.Error(), 1)
+	}
+	return nil
 }
 
 func keyAfter(key string) string { return key + "\x00" }

@@ -26,6 +26,9 @@ type WatchOptions struct {
 	ResourceVersion int64
 	// SendInitialEvents forces the current state first even when ResourceVersion is set.
 	SendInitialEvents bool
+	// Consistent makes the initial state of a ResourceVersion-0 watch a consistent read (the
+	// API's resourceVersion=""), rather than any recent state ("0").
+	Consistent bool
 	// Predicate filters objects; nil passes all.
 	Predicate func(runtime.Object) bool
 	// Bookmarks asks for BOOKMARK events carrying the current resourceVersion.
@@ -107,6 +110,10 @@ func (s *Storage) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error
 	if opts.ResourceVersion > 0 {
 		if err := c.waitFor(ctx, opts.ResourceVersion); err != nil {
 			return nil, apierrors.NewTimeoutError(err.Error(), 1)
+		}
+	} else if opts.Consistent {
+		if err := s.waitConsistent(ctx); err != nil {
+			return nil, err
 		}
 	} else {
 		<-c.ready
@@ -194,7 +201,7 @@ func (s *Storage) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error
 				c.mu.RLock()
 				rev, pending := c.rev, len(w.ch)
 				c.mu.RUnlock()
-				if pending == 0 && rev > lastRev {
+				if pending == 0 && rev >= lastRev {
 					lastRev = rev
 					select {
 					case out <- bookmark(opts.NewObject, rev, false):
