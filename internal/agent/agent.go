@@ -8,8 +8,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -136,11 +138,19 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	log := opts.Log.With("component", "agent")
 	a := &Agent{opts: opts, log: log, statusKick: make(chan struct{}, 1)}
+	// Everything the agent starts (containerd included) stops when Run returns.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Bind the agent's port first: a port in use fails before any work.
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(opts.ListenPort)))
+	if err != nil {
+		return fmt.Errorf("agent port: %w", err)
+	}
+	defer ln.Close()
 	a.hostname, _ = os.Hostname()
 
 	cfg := opts.RESTConfig
 	if cfg == nil {
-		var err error
 		if cfg, err = pki.RESTConfigFromToken(ctx, opts.ServerURL, opts.Token); err != nil {
 			return fmt.Errorf("join %s: %w", opts.ServerURL, err)
 		}
@@ -168,6 +178,15 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	cniConfDir := filepath.Join(opts.DataDir, "cni", "net.d")
 	var daemon *containerd.Daemon
+	defer func() {
+		if daemon != nil {
+			cancel()
+			select {
+			case <-daemon.Done():
+			case <-time.After(15 * time.Second):
+			}
+		}
+	}()
 	if endpoint == "" {
 		daemon, err = containerd.Start(ctx, containerd.Config{
 			Dir:          filepath.Join(opts.DataDir, "containerd"),
@@ -300,6 +319,7 @@ func Run(ctx context.Context, opts Options) error {
 		Runtime:  rt,
 		Pods:     podInformer.Lister(),
 		Log:      log,
+		Listener: ln,
 	})
 	if err != nil {
 		return err
@@ -313,12 +333,6 @@ func Run(ctx context.Context, opts Options) error {
 	case err := <-serveErr:
 		if err != nil && ctx.Err() == nil {
 			return fmt.Errorf("agent server: %w", err)
-		}
-	}
-	if daemon != nil {
-		select {
-		case <-daemon.Done():
-		case <-time.After(15 * time.Second):
 		}
 	}
 	return nil

@@ -28,6 +28,7 @@ type codecs struct {
 	strict *jsonserializer.Serializer // reports unknown and duplicate fields
 	yaml   *jsonserializer.Serializer // strict YAML
 	proto  *protobuf.Serializer
+	raw    *protobuf.RawSerializer // watch event frames
 }
 
 func newCodecs() (*codecs, error) {
@@ -42,6 +43,7 @@ func newCodecs() (*codecs, error) {
 		strict: jsonserializer.NewSerializerWithOptions(mf, s, s, jsonserializer.SerializerOptions{Strict: true}),
 		yaml:   jsonserializer.NewSerializerWithOptions(mf, s, s, jsonserializer.SerializerOptions{Yaml: true, Strict: true}),
 		proto:  protobuf.NewSerializer(s, s),
+		raw:    protobuf.NewRawSerializer(s, s),
 	}, nil
 }
 
@@ -54,7 +56,17 @@ func (c *codecs) encodeJSON(obj runtime.Object) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// storageCodec encodes objects of one kind for etcd.
+// encodeProto encodes a typed object (its TypeMeta must be set) as Kubernetes protobuf.
+func (c *codecs) encodeProto(obj runtime.Object) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := c.proto.Encode(obj, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// storageCodec encodes objects of one kind for etcd: Kubernetes protobuf, which decodes several
+// times faster than JSON; JSON values (written by older versions) still decode.
 type storageCodec struct {
 	c   *codecs
 	gvk schema.GroupVersionKind
@@ -63,12 +75,16 @@ type storageCodec struct {
 
 func (s storageCodec) Encode(obj runtime.Object) ([]byte, error) {
 	obj.GetObjectKind().SetGroupVersionKind(s.gvk)
-	return s.c.encodeJSON(obj)
+	return s.c.encodeProto(obj)
 }
 
 func (s storageCodec) Decode(data []byte) (runtime.Object, error) {
 	into := s.new()
-	obj, _, err := s.c.json.Decode(data, &s.gvk, into)
+	dec := runtime.Decoder(s.c.proto)
+	if len(data) > 0 && data[0] == '{' {
+		dec = s.c.json
+	}
+	obj, _, err := dec.Decode(data, &s.gvk, into)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -30,6 +31,7 @@ const (
 	outputYAML
 	outputTable
 	outputMetadata
+	outputProtobuf
 )
 
 func outputFor(r *http.Request) outputMode {
@@ -49,6 +51,8 @@ func outputFor(r *http.Request) outputMode {
 			}
 		case mt == "application/yaml":
 			return outputYAML
+		case mt == protobufType && !strings.Contains(part, "as="):
+			return outputProtobuf
 		case mt == "application/json", mt == "*/*", mt == "application/*", mt == "":
 			return outputJSON
 		}
@@ -62,6 +66,13 @@ func (h *resourceHandler) toServed(obj runtime.Object) runtime.Object {
 		return obj
 	}
 	return h.conv.fromStorage(obj)
+}
+
+func (h *resourceHandler) encodeItemProto(o *store.Object) ([]byte, error) {
+	if h.conv == nil {
+		return o.Protobuf(h.s.codecs.encodeProto)
+	}
+	return h.s.codecs.encodeProto(h.conv.fromStorage(o.Obj))
 }
 
 func (h *resourceHandler) encodeItem(o *store.Object) ([]byte, error) {
@@ -88,6 +99,13 @@ func (h *resourceHandler) writeObject(w http.ResponseWriter, r *http.Request, co
 		writeJSON(w, code, t)
 	case outputMetadata:
 		writeJSON(w, code, partialMetadata(obj))
+	case outputProtobuf:
+		data, err := h.s.codecs.encodeProto(obj)
+		if err != nil {
+			writeError(w, apierrors.NewInternalError(err))
+			return
+		}
+		writeRaw(w, code, protobufType, data)
 	case outputYAML:
 		data, err := h.s.codecs.encodeJSON(obj)
 		if err == nil {
@@ -144,6 +162,29 @@ func (h *resourceHandler) writeList(w http.ResponseWriter, r *http.Request, res 
 		t.Kind, t.APIVersion = "Table", "meta.k8s.io/v1"
 		t.ListMeta = lm
 		writeJSON(w, http.StatusOK, t)
+		return
+	case outputProtobuf:
+		list := h.res.NewList()
+		list.GetObjectKind().SetGroupVersionKind(h.res.GroupVersion().WithKind(h.res.ListKind))
+		objs := make([]runtime.Object, len(res.Items))
+		for i, it := range res.Items {
+			objs[i] = h.toServed(it.Obj)
+		}
+		if err := meta.SetList(list, objs); err != nil {
+			writeError(w, apierrors.NewInternalError(err))
+			return
+		}
+		if la, err := meta.ListAccessor(list); err == nil {
+			la.SetResourceVersion(lm.ResourceVersion)
+			la.SetContinue(lm.Continue)
+			la.SetRemainingItemCount(lm.RemainingItemCount)
+		}
+		data, err := h.s.codecs.encodeProto(list)
+		if err != nil {
+			writeError(w, apierrors.NewInternalError(err))
+			return
+		}
+		writeRaw(w, http.StatusOK, protobufType, data)
 		return
 	case outputMetadata:
 		l := metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadataList", APIVersion: "meta.k8s.io/v1"}, ListMeta: lm}
@@ -227,7 +268,11 @@ func (h *resourceHandler) watch(ctx context.Context, w http.ResponseWriter, r *h
 	defer watcher.Stop()
 	mode := outputFor(r)
 	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "application/json")
+	if mode == outputProtobuf {
+		w.Header().Set("Content-Type", protobufType+";stream=watch")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
 	if flusher != nil {
@@ -244,11 +289,17 @@ func (h *resourceHandler) watch(ctx context.Context, w http.ResponseWriter, r *h
 				return
 			}
 			buf.Reset()
-			fmt.Fprintf(&buf, `{"type":%q,"object":`, ev.Type)
-			if err := h.encodeEvent(&buf, ev, mode, includeObject); err != nil {
-				return
+			if mode == outputProtobuf {
+				if err := h.encodeProtoEvent(&buf, ev); err != nil {
+					return
+				}
+			} else {
+				fmt.Fprintf(&buf, `{"type":%q,"object":`, ev.Type)
+				if err := h.encodeEvent(&buf, ev, mode, includeObject); err != nil {
+					return
+				}
+				buf.WriteString("}\n")
 			}
-			buf.WriteString("}\n")
 			// Drain whatever else is queued before flushing, to batch bursts into one write.
 			if _, err := w.Write(buf.Bytes()); err != nil {
 				return
@@ -258,6 +309,31 @@ func (h *resourceHandler) watch(ctx context.Context, w http.ResponseWriter, r *h
 			}
 		}
 	}
+}
+
+// encodeProtoEvent writes one length-prefixed protobuf WatchEvent frame, as client-go reads
+// watch streams of application/vnd.kubernetes.protobuf.
+func (h *resourceHandler) encodeProtoEvent(buf *bytes.Buffer, ev store.Event) error {
+	var data []byte
+	var err error
+	if ev.Type == watch.Bookmark {
+		data, err = h.s.codecs.encodeProto(ev.Object.Obj)
+	} else {
+		data, err = h.encodeItemProto(ev.Object)
+	}
+	if err != nil {
+		return err
+	}
+	var frame bytes.Buffer
+	we := &metav1.WatchEvent{Type: string(ev.Type), Object: runtime.RawExtension{Raw: data}}
+	if err := h.s.codecs.raw.Encode(we, &frame); err != nil {
+		return err
+	}
+	var size [4]byte
+	binary.BigEndian.PutUint32(size[:], uint32(frame.Len()))
+	buf.Write(size[:])
+	buf.Write(frame.Bytes())
+	return nil
 }
 
 func (h *resourceHandler) newServedEmpty() runtime.Object {

@@ -41,7 +41,8 @@ func TestOutputFor(t *testing.T) {
 		{"application/json", outputJSON},
 		{"application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json", outputTable},
 		{"application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json", outputMetadata},
-		{"application/vnd.kubernetes.protobuf, */*", outputJSON},
+		{"application/vnd.kubernetes.protobuf, */*", outputProtobuf},
+		{"application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io, application/json", outputJSON},
 		{"application/yaml", outputYAML},
 	}
 	for _, tc := range cases {

@@ -76,3 +76,8 @@ type Strategy interface {
 	// FieldSet returns the field-selector values of obj beyond metadata.name/namespace.
 	FieldSet(obj runtime.Object) fields.Set
 }
+
+// GroupVersion is the resource's group/version.
+func (r *Resource) GroupVersion() schema.GroupVersion {
+	return schema.GroupVersion{Group: r.Group, Version: r.Version}
+}

@@ -294,10 +294,17 @@ func conditions(in Input, status v1.PodStatus) []v1.PodCondition {
 	owned := map[v1.PodConditionType]bool{
 		v1.PodReadyToStartContainers: true, v1.PodInitialized: true, v1.ContainersReady: true, v1.PodReady: true,
 	}
+	scheduled := false
 	for _, c := range pod.Status.Conditions {
 		if !owned[c.Type] {
 			out = append(out, c)
 		}
+		scheduled = scheduled || c.Type == v1.PodScheduled
+	}
+	if !scheduled {
+		// A pod bound by spec.nodeName never went through a scheduler; it is
+		// scheduled all the same, as the kubelet reports.
+		out = append(out, v1.PodCondition{Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: metav1.NewTime(in.Now)})
 	}
 	set := func(t v1.PodConditionType, ok bool, reason, message string) {
 		c := v1.PodCondition{Type: t, Status: v1.ConditionFalse, Reason: reason, Message: message}

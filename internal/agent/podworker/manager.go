@@ -235,18 +235,17 @@ func (m *Manager) relist(ctx context.Context) {
 	meta := map[types.UID]*criapi.PodSandboxMetadata{}
 	for _, sb := range sbs.Items {
 		uid := types.UID(sb.Labels[LabelPodUID])
-		prints[uid] = append(prints[uid], "s"+sb.Id+sb.State.String())
+		prints[uid] = append(prints[uid], sandboxPrint(sb.Id, sb.State))
 		meta[uid] = sb.Metadata
 	}
 	for _, c := range cs.Containers {
 		uid := types.UID(c.Labels[LabelPodUID])
-		prints[uid] = append(prints[uid], "c"+c.Id+c.State.String())
+		prints[uid] = append(prints[uid], containerPrint(c.Id, c.State))
 	}
 	m.mu.Lock()
 	var orphans []types.UID
 	for uid, p := range prints {
-		sort.Strings(p)
-		fp := strings.Join(p, ",")
+		fp := fingerprint(p)
 		if w, ok := m.workers[uid]; ok {
 			if m.fingerprints[uid] != fp {
 				m.fingerprints[uid] = fp
@@ -272,6 +271,31 @@ func (m *Manager) relist(ctx context.Context) {
 			delete(m.orphans, uid)
 			m.mu.Unlock()
 		}()
+	}
+}
+
+func sandboxPrint(id string, state criapi.PodSandboxState) string  { return "s" + id + state.String() }
+func containerPrint(id string, state criapi.ContainerState) string { return "c" + id + state.String() }
+
+func fingerprint(parts []string) string {
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// observed records the runtime state a worker just saw, so the relist does
+// not wake it for changes it made itself.
+func (m *Manager) observed(uid types.UID, st *runtimeState) {
+	var parts []string
+	for _, sb := range st.sandboxes {
+		parts = append(parts, sandboxPrint(sb.Id, sb.State))
+	}
+	for _, c := range st.containers {
+		parts = append(parts, containerPrint(c.id, c.state))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.workers[uid]; ok {
+		m.fingerprints[uid] = fingerprint(parts)
 	}
 }
 

@@ -38,6 +38,8 @@ type worker struct {
 	resyncIn   time.Duration
 	sandboxErr int // consecutive sandbox failures, for back-off
 	terminal   bool
+	ipsOf      string // the sandbox ips belongs to
+	ips        []string
 }
 
 func newWorker(m *Manager, pod *v1.Pod) *worker {
@@ -121,6 +123,7 @@ func (w *worker) log() *slogger {
 // returns true once the pod is gone and cleaned up.
 func (w *worker) sync(ctx context.Context) bool {
 	pod, gone := w.snapshot()
+
 	if gone || pod.DeletionTimestamp != nil {
 		w.finish(ctx, pod, gone)
 		return true
@@ -146,17 +149,21 @@ func (w *worker) sync(ctx context.Context) bool {
 			w.writeStatus(ctx, pod, st, "", nil)
 			return false
 		}
+		first := len(st.sandboxes) == 0
 		var ok bool
 		if sb, ok = w.createSandbox(ctx, pod, st); !ok {
 			w.writeStatus(ctx, pod, st, "", nil)
 			return false
 		}
-		if st, err = w.m.podRuntimeState(ctx, pod.UID); err != nil {
+		if first {
+			// A new pod: nothing else in the runtime to look at again.
+			st.sandboxes = []*criapi.PodSandbox{sb}
+		} else if st, err = w.m.podRuntimeState(ctx, pod.UID); err != nil {
 			w.requeue(time.Second)
 			return false
 		}
 	}
-	podIPs := w.m.sandboxIPs(ctx, pod, sb.Id)
+	podIPs := w.sandboxIPs(ctx, pod, sb.Id)
 	changed := w.syncContainers(ctx, pod, st, sb, podIPs)
 	if changed {
 		if fresh, err := w.m.podRuntimeState(ctx, pod.UID); err == nil {
@@ -164,8 +171,21 @@ func (w *worker) sync(ctx context.Context) bool {
 		}
 	}
 	w.m.garbageCollect(ctx, st, pod)
+	w.m.observed(pod.UID, st)
 	w.writeStatus(ctx, pod, st, sb.Id, podIPs)
 	return false
+}
+
+// sandboxIPs returns the pod's IPs, asking the runtime once per sandbox.
+func (w *worker) sandboxIPs(ctx context.Context, pod *v1.Pod, sandboxID string) []string {
+	if w.ipsOf == sandboxID && len(w.ips) > 0 {
+		return w.ips
+	}
+	ips := w.m.sandboxIPs(ctx, pod, sandboxID)
+	if len(ips) > 0 {
+		w.ipsOf, w.ips = sandboxID, ips
+	}
+	return ips
 }
 
 // mustNotRestartSandbox: a pod with restartPolicy Never whose sandbox died
@@ -709,13 +729,16 @@ func (w *worker) writeStatus(ctx context.Context, pod *v1.Pod, st *runtimeState,
 func mergeConditions(api, own []v1.PodCondition) []v1.PodCondition {
 	owned := map[v1.PodConditionType]bool{v1.PodReadyToStartContainers: true, v1.PodInitialized: true, v1.ContainersReady: true, v1.PodReady: true}
 	var out []v1.PodCondition
+	apiScheduled := false
 	for _, c := range api {
 		if !owned[c.Type] {
 			out = append(out, c)
 		}
+		apiScheduled = apiScheduled || c.Type == v1.PodScheduled
 	}
 	for _, c := range own {
-		if owned[c.Type] {
+		// PodScheduled is the agent's own only when it had to add it.
+		if owned[c.Type] || (c.Type == v1.PodScheduled && !apiScheduled) {
 			out = append(out, c)
 		}
 	}

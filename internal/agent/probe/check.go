@@ -134,7 +134,7 @@ func checkHTTP(ctx context.Context, g *v1.HTTPGetAction, t Target, timeout time.
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("Get %q: %w", u.String(), err)
+		return err // a *url.Error, which names the method and URL
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 400 {

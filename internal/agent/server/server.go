@@ -49,6 +49,8 @@ type Config struct {
 	Runtime *cri.Client
 	Pods    corelisters.PodLister
 	Log     *slog.Logger
+	// Listener, when set, is the already bound port (else Serve binds Port).
+	Listener net.Listener
 }
 
 // Server serves the agent API.
@@ -90,9 +92,12 @@ func New(cfg Config) (*Server, error) {
 
 // Serve serves until ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.srv.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.srv.Addr, err)
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.srv.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", s.srv.Addr, err)
+		}
 	}
 	go func() {
 		<-ctx.Done()
@@ -100,7 +105,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer cancel()
 		_ = s.srv.Shutdown(sctx)
 	}()
-	err = s.srv.ServeTLS(ln, "", "")
+	err := s.srv.ServeTLS(ln, "", "")
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
