@@ -12,6 +12,7 @@ import (
 	_ "net/http/pprof" // served only when SKIFF_PPROF_ADDR is set
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -156,6 +157,15 @@ func Run(ctx context.Context, opts Options) error {
 
 	env := Env{Config: cfg, DataDir: opts.DataDir, Token: bundle.Token, URL: "https://" + net.JoinHostPort(opts.AdvertiseAddress, strconv.Itoa(opts.HTTPSPort)),
 		HostIP: opts.AdvertiseAddress, Bundle: bundle}
+	go func() {
+		// Start-up (OpenAPI rendering, caches, informer syncs) leaves freed heap the runtime
+		// would hand back only slowly; return it once so an idle server is small.
+		select {
+		case <-time.After(5 * time.Second):
+			debug.FreeOSMemory()
+		case <-ctx.Done():
+		}
+	}()
 	compErr := make(chan error, len(opts.Components))
 	for _, c := range opts.Components {
 		c := c
