@@ -122,17 +122,9 @@ func (s *Server) serveToken(ctx context.Context, w http.ResponseWriter, r *http.
 		writeError(w, err)
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var tr authenticationv1.TokenRequest
-	if len(body) > 0 {
-		if err := s.codecs.decodeOptions(r.Header.Get("Content-Type"), body, &tr); err != nil {
-			writeError(w, err)
-			return
-		}
+	if !s.codecs.readOptionsBody(w, r, http.MethodPost, corev1.Resource("serviceaccounts/token"), &tr) {
+		return
 	}
 	exp := int64(3600)
 	if tr.Spec.ExpirationSeconds != nil && *tr.Spec.ExpirationSeconds >= 600 {

@@ -88,7 +88,7 @@ func (h *resourceHandler) deleteObject(ctx context.Context, ns, name string, opt
 		}
 		next := cur.DeepCopyObject()
 		nacc, _ := meta.Accessor(next)
-		finalizers := propagationFinalizers(nacc.GetFinalizers(), opts, h.defaultOrphans())
+		finalizers := propagationFinalizers(nacc.GetFinalizers(), opts)
 		nacc.SetFinalizers(finalizers)
 		pending := len(finalizers) > 0
 		now := metav1.Now()
@@ -145,14 +145,11 @@ func (h *resourceHandler) deleteObject(ctx context.Context, ns, name string, opt
 	return out, nil
 }
 
-// defaultOrphans reports kinds whose dependents upstream orphans by default (none of the apps/v1
-// kinds do; only legacy extensions kinds did), so the default is Background for all.
-func (h *resourceHandler) defaultOrphans() bool { return false }
-
 // propagationFinalizers adds or removes the orphan/foregroundDeletion finalizers the garbage
-// collector acts on.
-func propagationFinalizers(fs []string, opts *metav1.DeleteOptions, defaultOrphan bool) []string {
-	orphan := defaultOrphan
+// collector acts on. The default is Background for every served kind (only the long-gone
+// extensions/v1beta1 kinds orphaned by default).
+func propagationFinalizers(fs []string, opts *metav1.DeleteOptions) []string {
+	orphan := false
 	foreground := false
 	if opts.OrphanDependents != nil {
 		orphan = *opts.OrphanDependents

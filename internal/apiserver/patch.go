@@ -21,14 +21,8 @@ const maxJSONPatchOperations = 10000
 
 // patch answers PATCH of an object, its status or (via subresource handlers) its scale.
 func (h *resourceHandler) patch(ctx context.Context, w http.ResponseWriter, r *http.Request, ri requestInfo, sub string) {
-	opts, err := parseWriteOptions(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
+	opts, body, ok := readWrite(w, r)
+	if !ok {
 		return
 	}
 	pt := types.PatchType(mediaType(r.Header.Get("Content-Type")))

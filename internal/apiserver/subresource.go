@@ -98,14 +98,8 @@ func (h *resourceHandler) serveScale(ctx context.Context, w http.ResponseWriter,
 		writeError(w, apierrors.NewMethodNotSupported(h.res.GroupResource(), r.Method))
 		return
 	}
-	opts, err := parseWriteOptions(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
+	opts, body, ok := readWrite(w, r)
+	if !ok {
 		return
 	}
 	pt := types.PatchType(mediaType(r.Header.Get("Content-Type")))
@@ -162,20 +156,15 @@ func (h *resourceHandler) serveScale(ctx context.Context, w http.ResponseWriter,
 	writeScale(http.StatusOK, out)
 }
 
+// writeCreatedStatus answers a successful POST to an action subresource (binding, eviction).
+func writeCreatedStatus(w http.ResponseWriter) {
+	writeJSON(w, http.StatusCreated, metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+}
+
 // bind assigns a pod to a node (pods/binding), once.
 func (h *resourceHandler) bind(ctx context.Context, w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	if r.Method != http.MethodPost {
-		writeError(w, apierrors.NewMethodNotSupported(h.res.GroupResource(), r.Method))
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var b corev1.Binding
-	if err := h.s.codecs.decodeOptions(r.Header.Get("Content-Type"), body, &b); err != nil {
-		writeError(w, err)
+	if !h.s.codecs.readOptionsBody(w, r, http.MethodPost, h.res.GroupResource(), &b) {
 		return
 	}
 	if b.Target.Name == "" {
@@ -186,10 +175,10 @@ func (h *resourceHandler) bind(ctx context.Context, w http.ResponseWriter, r *ht
 		writeError(w, err)
 		return
 	} else if opts.dryRun {
-		writeJSON(w, http.StatusCreated, metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+		writeCreatedStatus(w)
 		return
 	}
-	_, _, err = h.storage.Update(ctx, h.key(ri.namespace, ri.name), func(cur runtime.Object) (runtime.Object, store.Action, store.Reservations, error) {
+	_, _, err := h.storage.Update(ctx, h.key(ri.namespace, ri.name), func(cur runtime.Object) (runtime.Object, store.Action, store.Reservations, error) {
 		pod := cur.DeepCopyObject().(*corev1.Pod)
 		if pod.DeletionTimestamp != nil {
 			return nil, store.Keep, store.Reservations{}, apierrors.NewConflict(h.res.GroupResource(), ri.name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", ri.name))
@@ -208,7 +197,7 @@ func (h *resourceHandler) bind(ctx context.Context, w http.ResponseWriter, r *ht
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+	writeCreatedStatus(w)
 }
 
 func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {
@@ -225,21 +214,9 @@ func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {
 
 // evict deletes a pod unless a PodDisruptionBudget forbids it (pods/eviction, used by drain).
 func (h *resourceHandler) evict(ctx context.Context, w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	if r.Method != http.MethodPost {
-		writeError(w, apierrors.NewMethodNotSupported(h.res.GroupResource(), r.Method))
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var ev policyv1.Eviction
-	if len(body) > 0 {
-		if err := h.s.codecs.decodeOptions(r.Header.Get("Content-Type"), body, &ev); err != nil {
-			writeError(w, err)
-			return
-		}
+	if !h.s.codecs.readOptionsBody(w, r, http.MethodPost, h.res.GroupResource(), &ev) {
+		return
 	}
 	obj, err := h.storage.Get(ctx, h.key(ri.namespace, ri.name))
 	if err != nil {
@@ -262,7 +239,7 @@ func (h *resourceHandler) evict(ctx context.Context, w http.ResponseWriter, r *h
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+	writeCreatedStatus(w)
 }
 
 // checkDisruptionBudgets answers 429 when evicting pod would take a matching budget below its
@@ -330,18 +307,8 @@ func podReady(p *corev1.Pod) bool {
 // finalize updates a namespace's spec.finalizers (namespaces/finalize), deleting it when the
 // last finalizer goes while it is being deleted.
 func (h *resourceHandler) finalize(ctx context.Context, w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	if r.Method != http.MethodPut {
-		writeError(w, apierrors.NewMethodNotSupported(h.res.GroupResource(), r.Method))
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var want corev1.Namespace
-	if err := h.s.codecs.decodeOptions(r.Header.Get("Content-Type"), body, &want); err != nil {
-		writeError(w, err)
+	if !h.s.codecs.readOptionsBody(w, r, http.MethodPut, h.res.GroupResource(), &want) {
 		return
 	}
 	out, _, err := h.storage.Update(ctx, ri.name, func(cur runtime.Object) (runtime.Object, store.Action, store.Reservations, error) {

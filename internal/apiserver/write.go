@@ -65,6 +65,39 @@ func parseWriteOptions(r *http.Request) (writeOptions, error) {
 	return o, nil
 }
 
+// readWrite reads what every write handler starts with: its options and its body. On failure
+// it has answered the client and returns ok=false.
+func readWrite(w http.ResponseWriter, r *http.Request) (opts writeOptions, body []byte, ok bool) {
+	opts, err := parseWriteOptions(r)
+	if err == nil {
+		body, err = readBody(r)
+	}
+	if err != nil {
+		writeError(w, err)
+		return opts, nil, false
+	}
+	return opts, body, true
+}
+
+// readOptionsBody answers 405 unless r uses method, then decodes the small options body a
+// subresource takes (Binding, Eviction, Namespace, TokenRequest) into into. An empty body leaves
+// into unchanged. On failure it has answered the client and returns false.
+func (c *codecs) readOptionsBody(w http.ResponseWriter, r *http.Request, method string, gr schema.GroupResource, into runtime.Object) bool {
+	if r.Method != method {
+		writeError(w, apierrors.NewMethodNotSupported(gr, r.Method))
+		return false
+	}
+	body, err := readBody(r)
+	if err == nil && len(body) > 0 {
+		err = c.decodeOptions(r.Header.Get("Content-Type"), body, into)
+	}
+	if err != nil {
+		writeError(w, err)
+		return false
+	}
+	return true
+}
+
 func addWarnings(w http.ResponseWriter, warnings []string) {
 	for _, msg := range warnings {
 		w.Header().Add("Warning", fmt.Sprintf(`299 - %q`, msg))
@@ -90,14 +123,8 @@ func invalid(h *resourceHandler, name string, errs field.ErrorList) error {
 
 // create answers POST to a collection.
 func (h *resourceHandler) create(ctx context.Context, w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	opts, err := parseWriteOptions(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
+	opts, body, ok := readWrite(w, r)
+	if !ok {
 		return
 	}
 	obj, warnings, err := h.s.codecs.decodeBody(r.Header.Get("Content-Type"), body, h.res.GVK(), h.res.New(), opts.fieldValidation)
@@ -354,14 +381,8 @@ func gracefulPending(obj runtime.Object) bool {
 
 // update answers PUT of an object or of its status.
 func (h *resourceHandler) update(ctx context.Context, w http.ResponseWriter, r *http.Request, ri requestInfo, sub string) {
-	opts, err := parseWriteOptions(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
+	opts, body, ok := readWrite(w, r)
+	if !ok {
 		return
 	}
 	obj, warnings, err := h.s.codecs.decodeBody(r.Header.Get("Content-Type"), body, h.res.GVK(), h.res.New(), opts.fieldValidation)
