@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // backoffRecord is what the back-off before replacing a failed pod is computed from: the number
@@ -12,6 +13,9 @@ import (
 type backoffRecord struct {
 	failures    int
 	lastFailure time.Time
+	// seen holds the failed pods already counted: a sync whose status write fails sees the same
+	// pods as new again and must not count them twice.
+	seen map[types.UID]struct{}
 }
 
 // backoffStore holds one record per Job key.
@@ -29,18 +33,21 @@ func (b *backoffStore) observe(key string, succeeded, failed []*corev1.Pod, now 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := b.records[key]
+	if r.seen == nil {
+		r.seen = map[types.UID]struct{}{}
+	}
 	if len(succeeded) > 0 {
-		r = backoffRecord{}
+		r.failures, r.lastFailure = 0, time.Time{}
 	}
 	for _, p := range failed {
+		if _, dup := r.seen[p.UID]; dup {
+			continue
+		}
+		r.seen[p.UID] = struct{}{}
 		r.failures++
 		if t := finishTime(p, now); t.After(r.lastFailure) {
 			r.lastFailure = t
 		}
-	}
-	if r.failures == 0 {
-		delete(b.records, key)
-		return
 	}
 	b.records[key] = r
 }

@@ -491,3 +491,36 @@ func TestIndexesFormat(t *testing.T) {
 		t.Errorf("limit not applied: %v", sets.List(got))
 	}
 }
+
+func TestPodReplacementPolicy(t *testing.T) {
+	tests := []struct {
+		policy      batchv1.PodReplacementPolicy
+		wantActive  int
+		wantFailed  int32
+		description string
+	}{
+		{batchv1.TerminatingOrFailed, 1, 1, "a terminating pod counts as failed and is replaced at once"},
+		{batchv1.Failed, 0, 0, "a terminating pod is replaced only once it has failed"},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			f := newFixture(t, newJob(func(j *batchv1.Job) { j.Spec.PodReplacementPolicy = ptr.To(tc.policy) }))
+			f.sync()
+			f.runActive()
+			p := f.pods()[0]
+			now := metav1.NewTime(f.clock.Now())
+			p.DeletionTimestamp = &now
+			_, _ = f.client.CoreV1().Pods("ns").Update(context.Background(), p, metav1.UpdateOptions{})
+			f.refresh()
+			f.sync()
+			f.clock.Step(time.Minute) // past any back-off
+			f.sync()
+			if n := len(activePods(f.pods())); n != tc.wantActive {
+				t.Fatalf("%s: %d active pods, want %d", tc.description, n, tc.wantActive)
+			}
+			if got := f.job().Status.Failed; got != tc.wantFailed {
+				t.Fatalf("%s: failed %d, want %d", tc.description, got, tc.wantFailed)
+			}
+		})
+	}
+}

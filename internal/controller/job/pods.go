@@ -35,15 +35,19 @@ func (c *Controller) manageActive(ctx context.Context, s *syncState, active []*c
 		// Work-queue Jobs stop starting pods once one has succeeded.
 		want = min(want, len(active))
 	}
-	switch diff := len(active) - want; {
-	case diff > 0:
-		return c.deletePods(ctx, s, active, diff)
-	case diff < 0:
+	busy := len(active)
+	if onlyReplaceFailed(job) {
+		busy += terminatingCount(s.pods)
+	}
+	switch {
+	case len(active) > want:
+		return c.deletePods(ctx, s, active, len(active)-want)
+	case busy < want:
 		if wait := c.backoff.remaining(s.key, c.opts.PodFailureBackoff, c.opts.MaxPodFailureBackoff, s.now.Time); wait > 0 {
 			s.requeueIn(wait)
 			return nil
 		}
-		n := min(-diff, maxPodCreateDeletePerSync)
+		n := min(want-busy, maxPodCreateDeletePerSync)
 		indexes := make([]int, n)
 		for i := range indexes {
 			indexes[i] = -1
@@ -100,6 +104,17 @@ func (c *Controller) manageIndexed(ctx context.Context, s *syncState, active []*
 		}
 	}
 	return c.createPods(ctx, s, indexes)
+}
+
+// terminatingCount counts pods being deleted that have not reached a final phase.
+func terminatingCount(pods []*corev1.Pod) int {
+	n := 0
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil && !controllerutil.IsPodTerminal(p) {
+			n++
+		}
+	}
+	return n
 }
 
 // createPods creates one pod per entry of indexes (-1 for a non-indexed pod) in slow-start

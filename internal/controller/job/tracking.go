@@ -30,7 +30,7 @@ func considerFailed(p *corev1.Pod, job *batchv1.Job) bool {
 	if p.Status.Phase == corev1.PodFailed {
 		return true
 	}
-	if ptr.Deref(job.Spec.Suspend, false) {
+	if ptr.Deref(job.Spec.Suspend, false) || onlyReplaceFailed(job) {
 		return false
 	}
 	return p.DeletionTimestamp != nil && p.Status.Phase != corev1.PodSucceeded
@@ -42,8 +42,18 @@ func needsAccounting(s *syncState, p *corev1.Pod) bool {
 	if !hasTrackingFinalizer(p) || s.pendingRemoval.Has(string(p.UID)) {
 		return false
 	}
-	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed ||
-		p.DeletionTimestamp != nil || s.job.DeletionTimestamp != nil
+	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || s.job.DeletionTimestamp != nil {
+		return true
+	}
+	// A terminating pod is accounted for at once, unless the Job replaces only failed pods: then
+	// it waits for the pod's final phase.
+	return p.DeletionTimestamp != nil && !onlyReplaceFailed(s.job)
+}
+
+// onlyReplaceFailed: with podReplacementPolicy Failed, a replacement starts only once the old
+// pod has fully terminated (phase Failed), not as soon as it is being deleted.
+func onlyReplaceFailed(job *batchv1.Job) bool {
+	return ptr.Deref(job.Spec.PodReplacementPolicy, batchv1.TerminatingOrFailed) == batchv1.Failed
 }
 
 // newlyFinished returns the finished pods not yet recorded in uncountedTerminatedPods.
