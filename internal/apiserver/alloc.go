@@ -206,3 +206,5 @@ func (s *Server) keyExists(ctx context.Context, key string) (bool, error) {
 }
 
 func clientv3WithCountOnly() clientv3.OpOption { return clientv3.WithCountOnly() }
+
+func clientv3WithPrefix() clientv3.OpOption { return clientv3.WithPrefix() }

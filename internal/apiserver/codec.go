@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"strings"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
@@ -36,6 +38,9 @@ func newCodecs() (*codecs, error) {
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
 	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
+	}
 	mf := jsonserializer.DefaultMetaFactory
 	return &codecs{
 		scheme: s,
@@ -47,8 +52,11 @@ func newCodecs() (*codecs, error) {
 	}, nil
 }
 
-// encodeJSON encodes a typed object (its TypeMeta must be set).
+// encodeJSON encodes a typed object (its TypeMeta must be set) or an unstructured one.
 func (c *codecs) encodeJSON(obj runtime.Object) ([]byte, error) {
+	if u, ok := obj.(runtime.Unstructured); ok {
+		return json.Marshal(u)
+	}
 	var buf bytes.Buffer
 	if err := c.json.Encode(obj, &buf); err != nil {
 		return nil, err
@@ -138,6 +146,10 @@ const protobufType = "application/vnd.kubernetes.protobuf"
 // decodeBody decodes a request body of any supported media type (JSON, YAML, protobuf) into
 // into, whose kind is gvk. Field validation applies to JSON and YAML.
 func (c *codecs) decodeBody(contentType string, body []byte, gvk schema.GroupVersionKind, into runtime.Object, fieldValidation string) (runtime.Object, []string, error) {
+	if _, ok := into.(*unstructured.Unstructured); ok {
+		u, err := decodeUnstructured(contentType, body, gvk)
+		return u, nil, err
+	}
 	if mediaType(contentType) == protobufType {
 		obj, _, err := c.proto.Decode(body, &gvk, into)
 		if err != nil {
@@ -172,9 +184,13 @@ func (c *codecs) decodeOptions(contentType string, body []byte, into runtime.Obj
 	return nil
 }
 
-// decodeTyped decodes JSON into a new object of the handler's kind, reporting unknown or
+// decodeTyped decodes JSON (or, for custom resources, into an unstructured object) into a new object of the handler's kind, reporting unknown or
 // duplicate fields per fieldValidation ("Strict" errors, "Warn" returns them as warnings).
 func (c *codecs) decodeTyped(data []byte, gvk schema.GroupVersionKind, into runtime.Object, fieldValidation string) (runtime.Object, []string, error) {
+	if _, ok := into.(*unstructured.Unstructured); ok {
+		u, err := decodeUnstructured("application/json", data, gvk)
+		return u, nil, err
+	}
 	dec := c.strict
 	if fieldValidation == "Ignore" {
 		dec = c.json

@@ -203,19 +203,19 @@ func wantsAggregated(r *http.Request) bool {
 func (s *Server) serveRootDiscovery(w http.ResponseWriter, r *http.Request) {
 	core := strings.HasPrefix(r.URL.Path, "/api") && !strings.HasPrefix(r.URL.Path, "/apis")
 	if wantsAggregated(r) {
-		data := s.discovery.aggGroups
+		data := s.discovery.Load().aggGroups
 		if core {
-			data = s.discovery.aggCore
+			data = s.discovery.Load().aggCore
 		}
 		w.Header().Set("Vary", "Accept")
 		writeRaw(w, http.StatusOK, aggregatedContentType, data)
 		return
 	}
 	if core {
-		writeRaw(w, http.StatusOK, "application/json", s.discovery.coreVersions)
+		writeRaw(w, http.StatusOK, "application/json", s.discovery.Load().coreVersions)
 		return
 	}
-	writeRaw(w, http.StatusOK, "application/json", s.discovery.groupList)
+	writeRaw(w, http.StatusOK, "application/json", s.discovery.Load().groupList)
 }
 
 // serveGroupDiscovery answers /api/v1, /apis/<group> and /apis/<group>/<version>.
@@ -223,11 +223,11 @@ func (s *Server) serveGroupDiscovery(w http.ResponseWriter, r *http.Request, par
 	var data []byte
 	switch {
 	case len(parts) == 2 && parts[0] == "api":
-		data = s.discovery.resources[parts[1]]
+		data = s.discovery.Load().resources[parts[1]]
 	case len(parts) == 2 && parts[0] == "apis":
-		data = s.discovery.groups[parts[1]]
+		data = s.discovery.Load().groups[parts[1]]
 	case len(parts) == 3 && parts[0] == "apis":
-		data = s.discovery.resources[parts[1]+"/"+parts[2]]
+		data = s.discovery.Load().resources[parts[1]+"/"+parts[2]]
 	}
 	if data == nil {
 		return false

@@ -37,11 +37,28 @@ type resourceHandler struct {
 	fieldKeys      map[string]bool
 	hasStatus      bool
 	hasSpec        bool
-	printer        printers.Printer
+	// custom marks CRD-defined resources (unstructured objects, JSON only).
+	custom  bool
+	printer printers.Printer
 }
 
 func newResourceHandler(s *Server, r *registry.Resource) (*resourceHandler, error) {
 	h := &resourceHandler{s: s, res: r, hasStatus: r.HasSubresource("status"), printer: printers.For(schema.GroupKind{Group: r.Group, Kind: r.Kind})}
+	if r.Custom != nil {
+		h.custom = true
+		h.printer = customPrinter(r)
+		h.fieldKeys = map[string]bool{"metadata.name": true, "metadata.namespace": true}
+		var err error
+		if h.fm, err = customFieldManager(r, ""); err != nil {
+			return nil, fmt.Errorf("field manager for %s: %w", r.GVR(), err)
+		}
+		if h.hasStatus {
+			if h.statusFM, err = customFieldManager(r, "status"); err != nil {
+				return nil, fmt.Errorf("status field manager for %s: %w", r.GVR(), err)
+			}
+		}
+		return h, nil
+	}
 	sample := r.New()
 	v := reflect.ValueOf(sample).Elem()
 	h.hasSpec = v.FieldByName("Spec").IsValid()
@@ -49,7 +66,11 @@ func newResourceHandler(s *Server, r *registry.Resource) (*resourceHandler, erro
 	for k := range r.Strategy.FieldSet(sample) {
 		h.fieldKeys[k] = true
 	}
-	tc := applyconfigurations.NewTypeConverter(s.codecs.scheme)
+	var tc managedfields.TypeConverter = applyconfigurations.NewTypeConverter(s.codecs.scheme)
+	if r.Group == crdGR.Group {
+		// client-go's schema covers k8s.io/api only.
+		tc = managedfields.NewDeducedTypeConverter()
+	}
 	defaulter := strategyDefaulter{r.Strategy}
 	var err error
 	h.fm, err = managedfields.NewDefaultFieldManager(tc, runtime.UnsafeObjectConvertor(s.codecs.scheme), defaulter, s.codecs.scheme,

@@ -34,6 +34,15 @@ const (
 	outputProtobuf
 )
 
+// output is the response shape for this resource: custom resources have no protobuf form.
+func (h *resourceHandler) output(r *http.Request) outputMode {
+	m := outputFor(r)
+	if m == outputProtobuf && h.custom {
+		return outputJSON
+	}
+	return m
+}
+
 func outputFor(r *http.Request) outputMode {
 	accept := r.Header.Get("Accept")
 	// The first acceptable entry wins; clients list their preferences in order.
@@ -85,7 +94,7 @@ func (h *resourceHandler) encodeItem(o *store.Object) ([]byte, error) {
 // writeObject writes one stored object in the shape the client asked for.
 func (h *resourceHandler) writeObject(w http.ResponseWriter, r *http.Request, code int, obj runtime.Object) {
 	obj = h.toServed(obj)
-	switch outputFor(r) {
+	switch h.output(r) {
 	case outputTable:
 		t, err := printers.ToTable(h.printer, []runtime.Object{obj}, r.URL.Query().Get("includeObject"), time.Now())
 		if err != nil {
@@ -148,7 +157,7 @@ func listMeta(res *store.ListResult) metav1.ListMeta {
 // writeList writes a list; plain JSON lists are assembled from each object's cached encoding.
 func (h *resourceHandler) writeList(w http.ResponseWriter, r *http.Request, res *store.ListResult) {
 	lm := listMeta(res)
-	switch mode := outputFor(r); mode {
+	switch mode := h.output(r); mode {
 	case outputTable:
 		objs := make([]runtime.Object, len(res.Items))
 		for i, it := range res.Items {
@@ -266,7 +275,7 @@ func (h *resourceHandler) watch(ctx context.Context, w http.ResponseWriter, r *h
 		return
 	}
 	defer watcher.Stop()
-	mode := outputFor(r)
+	mode := h.output(r)
 	flusher, _ := w.(http.Flusher)
 	if mode == outputProtobuf {
 		w.Header().Set("Content-Type", protobufType+";stream=watch")

@@ -117,6 +117,10 @@ func (h *resourceHandler) applyPatch(cur runtime.Object, pt types.PatchType, pat
 			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("invalid merge patch: %v", err))
 		}
 	case types.StrategicMergePatchType:
+		if h.custom {
+			return nil, nil, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusUnsupportedMediaType,
+				Reason: metav1.StatusReasonUnsupportedMediaType, Message: "strategic merge patch is not supported for custom resources; use a JSON merge patch (--type=merge)"}}
+		}
 		var pm map[string]interface{}
 		if err := json.Unmarshal(patch, &pm); err != nil {
 			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("invalid strategic merge patch: %v", err))
@@ -136,7 +140,11 @@ func (h *resourceHandler) applyPatch(cur runtime.Object, pt types.PatchType, pat
 	if err != nil {
 		return nil, nil, err
 	}
-	return h.toStorage(obj), warnings, nil
+	pruned, err := h.prune(obj, opts.fieldValidation)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h.toStorage(obj), append(warnings, pruned...), nil
 }
 
 // serverSideApply merges an applied configuration into cur with managed-fields ownership.
@@ -160,6 +168,11 @@ func (h *resourceHandler) serverSideApply(cur runtime.Object, patch []byte, opts
 	if err != nil {
 		return nil, nil, err
 	}
+	pruned, err := h.prune(applied, opts.fieldValidation)
+	if err != nil {
+		return nil, nil, err
+	}
+	warnings = append(warnings, pruned...)
 	fm := h.fm
 	if sub == "status" && h.statusFM != nil {
 		fm = h.statusFM

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,10 +59,12 @@ type Server struct {
 	handlers map[schema.GroupVersionResource]*resourceHandler
 	// byGR maps a group/resource to the handler of its storage version.
 	byGR      map[schema.GroupResource]*resourceHandler
-	groups    []groupVersions
-	discovery *discoveryDocs
+	discovery atomic.Pointer[discoveryDocs]
 	ready     atomic.Bool
 	alloc     *serviceAllocator
+	// custom holds the handlers of CRD-defined resources; customMu serialises its rebuilds.
+	custom   atomic.Pointer[customRoutes]
+	customMu sync.Mutex
 }
 
 type groupVersions struct {
@@ -123,8 +126,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.groups = groupsOf(cfg.Resources)
-	s.discovery = buildDiscovery(s.groups, cfg.Resources)
+	s.discovery.Store(buildDiscovery(groupsOf(cfg.Resources), cfg.Resources))
+	go s.watchCRDs(ctx)
 	return s, nil
 }
 
@@ -192,7 +195,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, apierrors.NewNotFound(schema.GroupResource{}, path))
 			return
 		}
-		h := s.handlers[schema.GroupVersionResource{Group: ri.group, Version: ri.version, Resource: ri.resource}]
+		gvr := schema.GroupVersionResource{Group: ri.group, Version: ri.version, Resource: ri.resource}
+		h := s.handlers[gvr]
+		if h == nil {
+			h = s.customHandler(gvr)
+		}
 		if h == nil {
 			if ri.verb == "list" && ri.name == "" && s.serveGroupDiscovery(w, r, splitPath(path)) {
 				return

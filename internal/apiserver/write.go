@@ -14,6 +14,7 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
@@ -127,7 +128,7 @@ func (h *resourceHandler) create(ctx context.Context, w http.ResponseWriter, r *
 	if !ok {
 		return
 	}
-	obj, warnings, err := h.s.codecs.decodeBody(r.Header.Get("Content-Type"), body, h.res.GVK(), h.res.New(), opts.fieldValidation)
+	obj, warnings, err := h.decodeObject(r.Header.Get("Content-Type"), body, opts.fieldValidation)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -139,6 +140,20 @@ func (h *resourceHandler) create(ctx context.Context, w http.ResponseWriter, r *
 	}
 	addWarnings(w, warnings)
 	h.writeObject(w, r, http.StatusCreated, out)
+}
+
+// decodeObject decodes a request body into a new object of this resource, reporting unknown
+// fields (for custom resources: fields the schema prunes) per fieldValidation.
+func (h *resourceHandler) decodeObject(contentType string, body []byte, fieldValidation string) (runtime.Object, []string, error) {
+	obj, warnings, err := h.s.codecs.decodeBody(contentType, body, h.res.GVK(), h.res.New(), fieldValidation)
+	if err != nil {
+		return nil, nil, err
+	}
+	pruned, err := h.prune(obj, fieldValidation)
+	if err != nil {
+		return nil, nil, err
+	}
+	return obj, append(warnings, pruned...), nil
 }
 
 // toStorage converts a served object to the stored version.
@@ -181,7 +196,7 @@ func (h *resourceHandler) createObject(ctx context.Context, obj runtime.Object, 
 	acc.SetDeletionTimestamp(nil)
 	acc.SetDeletionGracePeriodSeconds(nil)
 	acc.SetSelfLink("")
-	if h.hasSpec {
+	if h.hasSpec || h.custom {
 		acc.SetGeneration(1)
 	} else {
 		acc.SetGeneration(0)
@@ -249,13 +264,27 @@ func (s *Server) checkNamespace(ns string) error {
 
 // resetStatus zeroes obj.Status: clients may not set status on create or through the main resource.
 func resetStatus(obj runtime.Object) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		delete(u.Object, "status")
+		return
+	}
 	v := reflect.ValueOf(obj).Elem().FieldByName("Status")
 	if v.IsValid() && v.CanSet() {
 		v.Set(reflect.Zero(v.Type()))
 	}
 }
 
+// copyField copies the named top-level field (e.g. "Status") from src to dst.
 func copyField(dst, src runtime.Object, name string) {
+	if du, ok := dst.(*unstructured.Unstructured); ok {
+		key := strings.ToLower(name[:1]) + name[1:]
+		if v, ok := src.(*unstructured.Unstructured).Object[key]; ok {
+			du.Object[key] = runtime.DeepCopyJSONValue(v)
+		} else {
+			delete(du.Object, key)
+		}
+		return
+	}
 	d := reflect.ValueOf(dst).Elem().FieldByName(name)
 	s := reflect.ValueOf(src).Elem().FieldByName(name)
 	if d.IsValid() && s.IsValid() && d.CanSet() {
@@ -263,7 +292,20 @@ func copyField(dst, src runtime.Object, name string) {
 	}
 }
 
+// specOf is what a generation bump compares: the spec, or for custom resources everything but
+// apiVersion, kind, metadata and status.
 func specOf(obj runtime.Object) interface{} {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		out := map[string]interface{}{}
+		for k, v := range u.Object {
+			switch k {
+			case "apiVersion", "kind", "metadata", "status":
+			default:
+				out[k] = v
+			}
+		}
+		return out
+	}
 	v := reflect.ValueOf(obj).Elem().FieldByName("Spec")
 	if !v.IsValid() {
 		return nil
@@ -327,7 +369,7 @@ func (h *resourceHandler) admitUpdate(ctx context.Context, next, cur runtime.Obj
 	if len(errs) > 0 {
 		return nil, store.Keep, none, invalid(h, cacc.GetName(), errs)
 	}
-	if h.hasSpec && !equality.Semantic.DeepEqual(specOf(next), specOf(cur)) {
+	if (h.hasSpec || h.custom) && !equality.Semantic.DeepEqual(specOf(next), specOf(cur)) {
 		nacc.SetGeneration(cacc.GetGeneration() + 1)
 	}
 	var reservations store.Reservations
@@ -385,7 +427,7 @@ func (h *resourceHandler) update(ctx context.Context, w http.ResponseWriter, r *
 	if !ok {
 		return
 	}
-	obj, warnings, err := h.s.codecs.decodeBody(r.Header.Get("Content-Type"), body, h.res.GVK(), h.res.New(), opts.fieldValidation)
+	obj, warnings, err := h.decodeObject(r.Header.Get("Content-Type"), body, opts.fieldValidation)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -120,6 +120,7 @@ func Builtin() []*Resource {
 			StorageGroupVersion: &schema.GroupVersion{Group: "", Version: "v1"},
 			New:                 func() runtime.Object { return &eventsv1.Event{} }, NewList: func() runtime.Object { return &eventsv1.EventList{} }},
 	}
+	rs = append(rs, crdResource())
 	for _, r := range rs {
 		r.ListKind = r.Kind + "List"
 		r.Strategy = strategyFor(r.GroupResource())

@@ -32,6 +32,9 @@ type Resource struct {
 	NewList func() runtime.Object
 	// Strategy holds the kind-specific hooks; never nil once built by Builtin.
 	Strategy Strategy
+	// Custom is set for resources defined by a CustomResourceDefinition, whose objects are
+	// *unstructured.Unstructured.
+	Custom *Custom
 }
 
 // GVR is the resource's group/version/resource.

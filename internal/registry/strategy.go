@@ -10,6 +10,8 @@ import (
 // strategyFor returns the strategy of a built-in resource.
 func strategyFor(gr schema.GroupResource) Strategy {
 	switch gr {
+	case schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}:
+		return crdStrategy{}
 	// core/v1
 	case schema.GroupResource{Resource: "namespaces"}:
 		return namespaceStrategy{}
