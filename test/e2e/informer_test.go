@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/skiff-sh/skiff/test/e2e/framework"
 )
@@ -126,12 +127,18 @@ func TestInformersSeeEveryEventAcrossRestart(t *testing.T) {
 		if _, err := cs.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("create deployment: %v", err)
 		}
-		p, err := cs.CoreV1().Pods("default").Get(ctx, "p-"+suffix, metav1.GetOptions{})
+		// The scheduler writes the pod's status concurrently (no nodes: Unschedulable), so the
+		// update retries on conflict as any client must.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, "p-"+suffix, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			p.Labels = map[string]string{"touched": "yes"}
+			_, err = cs.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{})
+			return err
+		})
 		if err != nil {
-			t.Fatal(err)
-		}
-		p.Labels = map[string]string{"touched": "yes"}
-		if _, err := cs.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
 			t.Fatalf("update pod: %v", err)
 		}
 		zero := int64(0)
