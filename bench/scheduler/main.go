@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
+	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -41,9 +42,23 @@ func main() {
 	pods := flag.Int("pods", 10000, "pending pods to schedule")
 	owners := flag.Int("owners", 100, "ReplicaSets the pods belong to (replicas spread by owner)")
 	antiAffinity := flag.Bool("anti-affinity", false, "give every pod a preferred anti-affinity to its siblings")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*nodes, *pods, *owners, *antiAffinity); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

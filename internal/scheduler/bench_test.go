@@ -24,19 +24,13 @@ func benchCluster(numNodes, podsPerNode int, opts ...podOpt) []*nodeInfo {
 }
 
 func benchmarkSchedule(b *testing.B, pod *v1.Pod, nodes []*nodeInfo) {
-	s := &Scheduler{
-		cache:   newSchedulerCache(),
-		filters: New(nil, fakeFactory(), Options{}).filters,
-		scorers: New(nil, fakeFactory(), Options{}).scorers,
-	}
-	s.rng = New(nil, fakeFactory(), Options{}).rng
-	s.nsLister = New(nil, fakeFactory(), Options{}).nsLister
+	s := New(nil, fakeFactory(), Options{})
 	s.cache.nodeList = nodes
 	pi := newPodInfo(pod)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if n, _ := s.schedulePod(pi); n == nil {
+		if n, _, _ := s.schedulePod(pi); n == nil {
 			b.Fatal("no node")
 		}
 	}

@@ -125,6 +125,11 @@ type schedulerCache struct {
 	nodeList []*nodeInfo // nodes with a Node object, in a stable order
 	nodeIdx  map[string]int
 	pods     map[types.UID]*podState
+	// Cluster-wide counts of placed pods with (anti-)affinity terms and
+	// with required anti-affinity, so the affinity plugins can skip their
+	// walk over all nodes when there are none.
+	podsWithAffinity             int
+	podsWithRequiredAntiAffinity int
 }
 
 func newSchedulerCache() *schedulerCache {
@@ -183,7 +188,9 @@ func (c *schedulerCache) removePodFromNodeLocked(ps *podState) {
 	if !ok {
 		return
 	}
-	n.removePod(ps.info.pod.UID)
+	if n.removePod(ps.info.pod.UID) {
+		c.countAffinity(ps.info, -1)
+	}
 	if n.node == nil && len(n.pods) == 0 {
 		delete(c.nodes, ps.nodeName)
 	}
@@ -209,7 +216,17 @@ func (c *schedulerCache) updatePod(pod *v1.Pod) bool {
 	info := newPodInfo(pod)
 	c.pods[pod.UID] = &podState{info: info, nodeName: pod.Spec.NodeName}
 	c.nodeInfoLocked(pod.Spec.NodeName).addPod(info)
+	c.countAffinity(info, 1)
 	return true
+}
+
+func (c *schedulerCache) countAffinity(p *podInfo, delta int) {
+	if p.hasAffinityTerms() {
+		c.podsWithAffinity += delta
+	}
+	if len(p.requiredAntiAffinity) > 0 {
+		c.podsWithRequiredAntiAffinity += delta
+	}
 }
 
 // addPod is updatePod for informer adds.
@@ -240,6 +257,7 @@ func (c *schedulerCache) assumePod(p *podInfo) {
 	}
 	c.pods[uid] = &podState{info: p, nodeName: p.pod.Spec.NodeName, assumed: true}
 	c.nodeInfoLocked(p.pod.Spec.NodeName).addPod(p)
+	c.countAffinity(p, 1)
 }
 
 // forgetPod undoes assumePod after a failed binding. A pod the informer has

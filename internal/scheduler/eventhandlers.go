@@ -45,8 +45,17 @@ func (s *Scheduler) onPodAdd(obj any) {
 	case pod.Spec.NodeName != "":
 		s.cache.addPod(pod)
 		s.queue.moveOnEvent(clusterEvent{plugins: assignedPodAddPlugins, pod: pod})
-	case s.responsibleFor(pod) && pod.DeletionTimestamp == nil:
+	case s.responsibleFor(pod) && pod.DeletionTimestamp == nil && len(pod.Spec.SchedulingGates) == 0:
 		s.queue.add(pod)
+		s.noteNomination(pod)
+	}
+}
+
+// noteNomination learns a nomination from the API (one made by an earlier
+// run of the scheduler); this run's own nominations are recorded directly.
+func (s *Scheduler) noteNomination(pod *v1.Pod) {
+	if pod.Status.NominatedNodeName != "" && s.nominator.nodeOf(pod.UID) == "" {
+		s.nominator.set(newPodInfo(pod), pod.Status.NominatedNodeName)
 	}
 }
 
@@ -59,6 +68,7 @@ func (s *Scheduler) onPodUpdate(oldObj, obj any) {
 	if pod.Spec.NodeName != "" {
 		if old.Spec.NodeName == "" {
 			s.queue.remove(pod)
+			s.nominator.remove(pod.UID)
 		}
 		if isTerminal(pod) {
 			if s.cache.removePod(pod.UID) {
@@ -76,8 +86,15 @@ func (s *Scheduler) onPodUpdate(oldObj, obj any) {
 	case isTerminal(pod) || pod.DeletionTimestamp != nil || !s.responsibleFor(pod):
 		s.queue.remove(pod)
 		s.cache.removePod(pod.UID)
+		s.nominator.remove(pod.UID)
+	case len(pod.Spec.SchedulingGates) > 0:
+		// Gated pods wait outside the queue until their gates are removed.
+		s.queue.remove(pod)
 	default:
 		s.queue.update(old, pod)
+		if old.Status.NominatedNodeName == "" {
+			s.noteNomination(pod)
+		}
 	}
 }
 
@@ -90,6 +107,7 @@ func (s *Scheduler) onPodDelete(obj any) {
 		return
 	}
 	s.queue.remove(pod)
+	s.nominator.remove(pod.UID)
 	// Also drops a pod assumed but not yet seen bound.
 	if s.cache.removePod(pod.UID) {
 		s.queue.moveOnEvent(clusterEvent{plugins: assignedPodDeletePlugins})

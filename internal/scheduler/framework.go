@@ -60,6 +60,14 @@ type cycleState struct {
 	nsLabels func(ns string) labels.Set
 	// allNodes is every node in the cache, feasible or not.
 	allNodes []*nodeInfo
+	// Whether any placed pod has (anti-)affinity terms, or required
+	// anti-affinity terms.
+	anyPodWithAffinity             bool
+	anyPodWithRequiredAntiAffinity bool
+
+	// nominated sums, per node, the pods preemption nominated there
+	// whose priority is at least the scheduled pod's; nil when none.
+	nominated map[string]*nominatedLoad
 
 	interPod   *interPodAffinityState
 	hardSpread *spreadState

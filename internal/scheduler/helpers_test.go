@@ -118,9 +118,16 @@ func testNodeInfo(node *v1.Node, pods ...*v1.Pod) *nodeInfo {
 }
 
 func testCycleState(nodes []*nodeInfo) *cycleState {
+	var withAffinity, withAnti bool
+	for _, n := range nodes {
+		withAffinity = withAffinity || n.podsWithAffinity > 0
+		withAnti = withAnti || n.podsWithRequiredAntiAffinity > 0
+	}
 	return &cycleState{
-		allNodes: nodes,
-		nsLabels: func(ns string) labels.Set { return labels.Set{"name": ns} },
+		anyPodWithAffinity:             withAffinity,
+		anyPodWithRequiredAntiAffinity: withAnti,
+		allNodes:                       nodes,
+		nsLabels:                       func(ns string) labels.Set { return labels.Set{"name": ns} },
 	}
 }
 

@@ -37,6 +37,9 @@ type interPodAffinity struct{}
 func (interPodAffinity) id() pluginID { return pluginInterPodAffinity }
 
 func (interPodAffinity) preFilter(cs *cycleState, p *podInfo, nodes []*nodeInfo) (bool, *status) {
+	if len(p.requiredAffinity) == 0 && len(p.requiredAntiAffinity) == 0 && !cs.anyPodWithRequiredAntiAffinity {
+		return true, nil
+	}
 	st := &interPodAffinityState{}
 	for _, n := range nodes {
 		if n.podsWithRequiredAntiAffinity == 0 {
@@ -160,6 +163,9 @@ func (interPodAffinityScore) preScore(cs *cycleState, p *podInfo, _ []*nodeInfo)
 	// Existing pods' terms count on every node of the cluster, not only the
 	// feasible ones, so walk cs.allNodes.
 	hasConstraints := len(p.preferredAffinity) > 0 || len(p.preferredAntiAffinity) > 0
+	if !hasConstraints && !cs.anyPodWithAffinity {
+		return false
+	}
 	st := &interPodScoreState{topoScore: make(map[string]map[string]int64)}
 	add := func(t *affinityTerm, weight int64, target *podInfo, n *nodeInfo) {
 		if !t.matches(target, cs.nsLabels) {

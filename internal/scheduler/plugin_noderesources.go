@@ -32,12 +32,20 @@ func (nodeResourcesFit) preFilter(*cycleState, *podInfo, []*nodeInfo) (bool, *st
 	return false, nil
 }
 
-func (nodeResourcesFit) filter(_ *cycleState, p *podInfo, n *nodeInfo) *status {
+func (nodeResourcesFit) filter(cs *cycleState, p *podInfo, n *nodeInfo) *status {
+	// Pods nominated to this node by preemption, of at least this pod's
+	// priority, hold their place: count them as if they ran there.
+	var extra nominatedLoad
+	if cs != nil && cs.nominated != nil {
+		if l := cs.nominated[n.name]; l != nil {
+			extra = *l
+		}
+	}
 	var reasons []string
 	// A request larger than the whole node can never fit, however many
 	// pods are preempted: that makes the failure unresolvable.
 	unresolved := false
-	if int64(len(n.pods))+1 > n.allocatable.pods {
+	if int64(len(n.pods))+extra.pods+1 > n.allocatable.pods {
 		reasons = append(reasons, errReasonTooManyPods)
 	}
 	req := &p.requests
@@ -53,11 +61,11 @@ func (nodeResourcesFit) filter(_ *cycleState, p *podInfo, n *nodeInfo) *status {
 			}
 		}
 	}
-	check(v1.ResourceCPU, req.milliCPU, alloc.milliCPU, used.milliCPU)
-	check(v1.ResourceMemory, req.memory, alloc.memory, used.memory)
-	check(v1.ResourceEphemeralStorage, req.ephemeralStorage, alloc.ephemeralStorage, used.ephemeralStorage)
+	check(v1.ResourceCPU, req.milliCPU, alloc.milliCPU, used.milliCPU+extra.res.milliCPU)
+	check(v1.ResourceMemory, req.memory, alloc.memory, used.memory+extra.res.memory)
+	check(v1.ResourceEphemeralStorage, req.ephemeralStorage, alloc.ephemeralStorage, used.ephemeralStorage+extra.res.ephemeralStorage)
 	for name, want := range req.scalar {
-		check(name, want, alloc.scalar[name], used.scalar[name])
+		check(name, want, alloc.scalar[name], used.scalar[name]+extra.res.scalar[name])
 	}
 	return fitStatus(reasons, unresolved)
 }

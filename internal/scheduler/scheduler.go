@@ -74,8 +74,9 @@ type Scheduler struct {
 	recorder    record.EventRecorder
 	broadcaster record.EventBroadcaster // nil when the caller gave a recorder
 
-	filters []filter
-	scorers []scorer
+	filters   []filter
+	scorers   []scorer
+	nominator *nominator
 
 	// Owned by the scheduling goroutine only.
 	rng           *rand.Rand
@@ -126,8 +127,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 			taintTolerationScore{}, nodeAffinityScore{}, podTopologySpreadScore{},
 			interPodAffinityScore{}, leastAllocated{}, balancedAllocation{}, selectorSpread{},
 		},
-		rng:      rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5c1ff)),
-		asyncSem: make(chan struct{}, opts.BindConcurrency),
+		nominator: newNominator(),
+		rng:       rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5c1ff)),
+		asyncSem:  make(chan struct{}, opts.BindConcurrency),
 	}
 	s.recorder = opts.Recorder
 	if s.recorder == nil {
@@ -189,18 +191,29 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	if qp.info.parseErr != nil {
 		s.queue.requeueFailed(qp, cycle, 0, true)
 		msg := fmt.Sprintf("invalid pod spec: %v", qp.info.parseErr)
-		s.async(ctx, func(ctx context.Context) { s.reportFailure(ctx, pod, "SchedulerError", msg) })
+		s.async(ctx, func(ctx context.Context) { s.reportFailure(ctx, pod, "SchedulerError", msg, nil) })
 		return true
 	}
 
-	host, diag := s.schedulePod(qp.info)
+	host, diag, plan := s.schedulePod(qp.info)
 	if host == nil {
 		s.queue.requeueFailed(qp, cycle, diag.plugins, false)
 		msg := "no nodes available to schedule pods"
 		if diag.numNodes > 0 {
 			msg = diag.message()
 		}
-		s.async(ctx, func(ctx context.Context) { s.reportFailure(ctx, pod, v1.PodReasonUnschedulable, msg) })
+		var nominate *string
+		if plan != nil {
+			// Room is being made: hold it for this pod while the victims go.
+			s.nominator.set(qp.info, plan.node)
+			nominate = &plan.node
+		}
+		s.async(ctx, func(ctx context.Context) {
+			if plan != nil {
+				s.evict(ctx, pod, plan)
+			}
+			s.reportFailure(ctx, pod, v1.PodReasonUnschedulable, msg, nominate)
+		})
 		return true
 	}
 
@@ -211,22 +224,29 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	info := *qp.info
 	info.pod = &assumed
 	s.cache.assumePod(&info)
+	s.nominator.remove(pod.UID)
 	s.queue.done(qp.info.key)
 	nodeName := host.name
 	s.async(ctx, func(ctx context.Context) { s.bind(ctx, qp, cycle, &assumed, nodeName) })
 	return true
 }
 
-// schedulePod returns the chosen node, or nil and why no node fits.
-func (s *Scheduler) schedulePod(p *podInfo) (*nodeInfo, *diagnosis) {
+// schedulePod returns the chosen node, or nil, why no node fits, and the
+// preemption that will make room, if any.
+func (s *Scheduler) schedulePod(p *podInfo) (*nodeInfo, *diagnosis, *preemption) {
 	s.cache.mu.RLock()
 	defer s.cache.mu.RUnlock()
 	nodes := s.cache.nodeList
 	diag := &diagnosis{numNodes: len(nodes)}
 	if len(nodes) == 0 {
-		return nil, diag
+		return nil, diag, nil
 	}
-	cs := &cycleState{allNodes: nodes}
+	cs := &cycleState{
+		allNodes:                       nodes,
+		nominated:                      s.nominator.loadFor(p),
+		anyPodWithAffinity:             s.cache.podsWithAffinity > 0,
+		anyPodWithRequiredAntiAffinity: s.cache.podsWithRequiredAntiAffinity > 0,
+	}
 	cs.nsLabels = s.namespaceLabels(cs)
 
 	active := s.activeFilters[:0]
@@ -235,13 +255,27 @@ func (s *Scheduler) schedulePod(p *podInfo) (*nodeInfo, *diagnosis) {
 		if st != nil {
 			diag.preFilter = st.reasons[0]
 			diag.plugins |= st.plugin
-			return nil, diag
+			return nil, diag, nil
 		}
 		if !skip {
 			active = append(active, f)
 		}
 	}
 	s.activeFilters = active
+
+	// A pod that preempted others goes to its nominated node if it fits
+	// there now (upstream evaluates that node first).
+	nom := s.nominator.nodeOf(p.pod.UID)
+	if nom == "" {
+		nom = p.pod.Status.NominatedNodeName
+	}
+	if nom != "" {
+		if i, ok := s.cache.nodeIdx[nom]; ok {
+			if n := nodes[i]; runFilters(active, cs, p, n) == nil {
+				return n, nil, nil
+			}
+		}
+	}
 
 	want := s.numFeasibleNodesToFind(len(nodes))
 	feasible := s.feasible[:0]
@@ -259,11 +293,15 @@ func (s *Scheduler) schedulePod(p *podInfo) (*nodeInfo, *diagnosis) {
 	s.nextStart = (start + processed) % len(nodes)
 	switch len(feasible) {
 	case 0:
-		return nil, diag
+		plan, msg := s.preempt(cs, p, diag)
+		if msg != "" {
+			diag.postFilter = "preemption: " + msg
+		}
+		return nil, diag, plan
 	case 1:
-		return feasible[0], nil
+		return feasible[0], nil, nil
 	}
-	return s.selectHost(cs, p, feasible), nil
+	return s.selectHost(cs, p, feasible), nil, nil
 }
 
 func runFilters(filters []filter, cs *cycleState, p *podInfo, n *nodeInfo) *status {
@@ -392,19 +430,20 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, cycle int64, pod *v
 	}
 	klog.FromContext(ctx).V(2).Info("Binding failed", "pod", klog.KObj(pod), "node", node, "err", err)
 	s.queue.requeueFailed(qp, cycle, 0, true)
-	s.reportFailure(ctx, cur, "SchedulerError", fmt.Sprintf("Binding rejected: %v", err))
+	s.reportFailure(ctx, cur, "SchedulerError", fmt.Sprintf("Binding rejected: %v", err), nil)
 }
 
 // reportFailure emits a FailedScheduling event and sets the pod's
-// PodScheduled condition to False with the same message.
-func (s *Scheduler) reportFailure(ctx context.Context, pod *v1.Pod, reason, msg string) {
+// PodScheduled condition to False with the same message, and its
+// status.nominatedNodeName when nominate is given.
+func (s *Scheduler) reportFailure(ctx context.Context, pod *v1.Pod, reason, msg string, nominate *string) {
 	s.recorder.Event(pod, v1.EventTypeWarning, "FailedScheduling", msg)
-	if err := s.setScheduledCondition(ctx, pod, reason, msg); err != nil {
+	if err := s.setScheduledCondition(ctx, pod, reason, msg, nominate); err != nil {
 		klog.FromContext(ctx).V(2).Info("Could not update pod condition", "pod", klog.KObj(pod), "err", err)
 	}
 }
 
-func (s *Scheduler) setScheduledCondition(ctx context.Context, pod *v1.Pod, reason, msg string) error {
+func (s *Scheduler) setScheduledCondition(ctx context.Context, pod *v1.Pod, reason, msg string, nominate *string) error {
 	cur := pod
 	if fresh, err := s.pods.Pods(pod.Namespace).Get(pod.Name); err == nil {
 		cur = fresh
@@ -414,6 +453,13 @@ func (s *Scheduler) setScheduledCondition(ctx context.Context, pod *v1.Pod, reas
 			return nil
 		}
 		updated, changed := withScheduledCondition(cur, reason, msg, s.opts.Clock.Now())
+		if nominate != nil && cur.Status.NominatedNodeName != *nominate {
+			if !changed {
+				updated = cur.DeepCopy()
+			}
+			updated.Status.NominatedNodeName = *nominate
+			changed = true
+		}
 		if !changed {
 			return nil
 		}

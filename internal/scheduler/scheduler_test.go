@@ -23,6 +23,7 @@ type testCluster struct {
 	t        *testing.T
 	client   *fake.Clientset
 	recorder *record.FakeRecorder
+	sched    *Scheduler
 	events   []string
 	mu       sync.Mutex
 }
@@ -52,6 +53,7 @@ func startTestCluster(t *testing.T, nodes ...*v1.Node) *testCluster {
 	})
 	factory := informers.NewSharedInformerFactory(c.client, 0)
 	s := New(c.client, factory, Options{Recorder: c.recorder, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	c.sched = s
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
 	done := make(chan struct{})
@@ -142,9 +144,15 @@ func TestSchedulerResourceFit(t *testing.T) {
 		t.Errorf("placement = %v, want 2 per node", perNode)
 	}
 	c.waitFor("Scheduled event", func() bool { return c.hasEvent("Normal Scheduled Successfully assigned default/p0 to n") })
+	// Every assumption was confirmed by the informer.
+	c.waitFor("assumptions confirmed", func() bool {
+		nodes, pods, assumed := c.sched.cache.counts()
+		return nodes == 3 && pods == 6 && assumed == 0
+	})
 
 	c.create(testPod("p6", withRequests("1", "")))
-	const want = "0/3 nodes are available: 3 Insufficient cpu."
+	// Upstream's wording, including DefaultPreemption's note (and its double period).
+	const want = "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.."
 	c.waitFor("PodScheduled=False", func() bool {
 		cond := scheduledCondition(c.pod("p6"))
 		return cond != nil && cond.Status == v1.ConditionFalse
@@ -178,6 +186,7 @@ func TestSchedulerPlacements(t *testing.T) {
 			}}}},
 		})),
 		testPod("other-scheduler", func(p *v1.Pod) { p.Spec.SchedulerName = "custom" }),
+		testPod("gated", func(p *v1.Pod) { p.Spec.SchedulingGates = []v1.PodSchedulingGate{{Name: "example.com/wait"}} }),
 	)
 	ssd := c.pod("ssd")
 	ssd.Spec.NodeSelector = map[string]string{"disk": "ssd"}
@@ -205,7 +214,8 @@ func TestSchedulerPlacements(t *testing.T) {
 		cond := scheduledCondition(c.pod("web2"))
 		return cond != nil && cond.Status == v1.ConditionFalse
 	})
-	const want = "0/3 nodes are available: 1 node(s) had untolerated taint {gpu: true}, 2 node(s) didn't match pod anti-affinity rules."
+	const want = "0/3 nodes are available: 1 node(s) had untolerated taint {gpu: true}, 2 node(s) didn't match pod anti-affinity rules." +
+		" preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.."
 	if got := scheduledCondition(c.pod("web2")).Message; got != want {
 		t.Errorf("message = %q\nwant      %q", got, want)
 	}
@@ -213,6 +223,16 @@ func TestSchedulerPlacements(t *testing.T) {
 	if n := c.nodeOf("other-scheduler"); n != "" {
 		t.Errorf("pod for another scheduler was bound to %s", n)
 	}
+	if n := c.nodeOf("gated"); n != "" {
+		t.Errorf("gated pod was bound to %s", n)
+	}
+	// Removing the gate lets it be scheduled.
+	gated := c.pod("gated")
+	gated.Spec.SchedulingGates = nil
+	if _, err := c.client.CoreV1().Pods("default").Update(context.Background(), gated, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("ungated pod bound", func() bool { return c.nodeOf("gated") != "" })
 }
 
 func TestSchedulerNoNodes(t *testing.T) {
@@ -226,4 +246,39 @@ func TestSchedulerNoNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitFor("bound to the node added later", func() bool { return c.nodeOf("p") == "late" })
+}
+
+func TestSchedulerPreemption(t *testing.T) {
+	c := startTestCluster(t, testNode("n1", "2", "4Gi", 110, nil), testNode("n2", "2", "4Gi", 110, nil))
+	// Fill both nodes: n1 with priority 0 pods, n2 with priority 10 pods.
+	c.create(
+		testPod("low-a", withRequests("1", ""), withPriority(0), withNode("n1")),
+		testPod("low-b", withRequests("1", ""), withPriority(0), withNode("n1")),
+		testPod("mid-a", withRequests("1", ""), withPriority(10), withNode("n2")),
+		testPod("mid-b", withRequests("1", ""), withPriority(10), withNode("n2")),
+	)
+	never := v1.PreemptNever
+	c.create(testPod("polite", withRequests("1", ""), withPriority(100), func(p *v1.Pod) { p.Spec.PreemptionPolicy = &never }))
+	c.waitFor("polite pod unschedulable", func() bool {
+		cond := scheduledCondition(c.pod("polite"))
+		return cond != nil && cond.Status == v1.ConditionFalse
+	})
+	if got, want := scheduledCondition(c.pod("polite")).Message, "0/2 nodes are available: 2 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.."; got != want {
+		t.Errorf("message = %q, want %q", got, want)
+	}
+
+	c.create(testPod("urgent", withRequests("1", ""), withPriority(100)))
+	// The cheapest victim is one priority-0 pod on n1.
+	c.waitFor("a victim deleted", func() bool {
+		pods, _ := c.client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
+		return len(pods.Items) == 5
+	})
+	if _, err := c.client.CoreV1().Pods("default").Get(context.Background(), "mid-a", metav1.GetOptions{}); err != nil {
+		t.Error("a priority-10 pod was preempted instead of a priority-0 one")
+	}
+	c.waitFor("urgent bound to n1", func() bool { return c.nodeOf("urgent") == "n1" })
+	c.waitFor("Preempted event", func() bool { return c.hasEvent("Normal Preempted Preempted by pod uid-urgent on node n1") })
+	if n := c.nodeOf("polite"); n != "" {
+		t.Errorf("polite pod bound to %s", n)
+	}
 }

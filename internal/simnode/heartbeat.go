@@ -103,6 +103,7 @@ func (f *fleet) heartbeatLoop(ctx context.Context) {
 				if err := f.heartbeat(ctx, n); err != nil && ctx.Err() == nil {
 					logError(ctx, err, "Heartbeat failed", "node", n.name)
 				}
+				n.beating.Store(false)
 			}
 		}()
 	}
@@ -123,6 +124,9 @@ func (f *fleet) heartbeatLoop(ctx context.Context) {
 		case <-ticker.C():
 		}
 		for _, n := range buckets[slot] {
+			if !n.beating.CompareAndSwap(false, true) {
+				continue // the previous renewal is still under way
+			}
 			select {
 			case work <- n:
 			case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -59,8 +60,8 @@ const (
 	statusReportInterval = 5 * time.Minute
 	// Concurrency of API writes: registration, heartbeats, pod status.
 	registerWorkers  = 32
-	heartbeatWorkers = 16
-	podWorkers       = 32
+	heartbeatWorkers = 64
+	podWorkers       = 64
 )
 
 func (o Options) withDefaults() Options {
@@ -94,6 +95,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS = -1 // no client-side throttling
 	cfg.Burst = 0
+	// Protobuf, as a kubelet uses: cheaper to encode and decode than JSON
+	// for thousands of heartbeats and pod status updates.
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "skiff-simnode"
 	}
@@ -116,6 +121,9 @@ type simNode struct {
 	ip    string
 	// bucket is the heartbeat slot within the interval.
 	bucket int
+	// beating is set while a heartbeat is queued or running, so a slow
+	// server does not pile up renewals of the same node.
+	beating atomic.Bool
 
 	mu         sync.Mutex
 	registered bool
