@@ -57,16 +57,23 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Client:     client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: opts.Identity},
 	}
-	var runErr error
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-		Lock: lock, ReleaseOnCancel: true, Name: "skiff-controller-manager",
-		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) { runErr = runControllers(ctx, cfg, client, opts) },
-			OnStoppedLeading: func() { klog.InfoS("controller manager lost leadership", "identity", opts.Identity) },
-		},
-	})
-	return runErr
+	// Losing the lease (another server took over, or this one stalled past the renew deadline)
+	// stops the controllers; campaign again rather than leave this server without them.
+	for ctx.Err() == nil {
+		var runErr error
+		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+			Lock: lock, ReleaseOnCancel: true, Name: "skiff-controller-manager",
+			LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 2 * time.Second,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) { runErr = runControllers(ctx, cfg, client, opts) },
+				OnStoppedLeading: func() { klog.InfoS("controller manager lost leadership", "identity", opts.Identity) },
+			},
+		})
+		if runErr != nil {
+			return runErr
+		}
+	}
+	return nil
 }
 
 func runControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, opts Options) error {
