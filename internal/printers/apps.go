@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -23,11 +22,7 @@ func deploymentPrinter() Printer {
 			column("Available", "string", status["availableReplicas"]),
 			ageColumn(),
 		}, templateColumns(appsv1.DeploymentSpec{}.SwaggerDoc()["selector"])...),
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			d, err := typed[*appsv1.Deployment](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(d *appsv1.Deployment, now time.Time) ([]interface{}, error) {
 			names, images := containerCells(d.Spec.Template.Spec.Containers)
 			// Deployments print their selector in selector syntax, not
 			// FormatLabelSelector's, as upstream does.
@@ -40,32 +35,32 @@ func deploymentPrinter() Printer {
 				int64(d.Status.UpdatedReplicas), int64(d.Status.AvailableReplicas), AgeSince(d.CreationTimestamp.Time, now),
 				names, images, selector,
 			}, nil
-		},
+		}),
 	}
 }
 
+// replicasColumns are the columns of ReplicaSets and ReplicationControllers, described from the
+// API documentation of each kind's spec and status.
+func replicasColumns(specDoc, statusDoc map[string]string) []metav1.TableColumnDefinition {
+	return append([]metav1.TableColumnDefinition{
+		nameColumn(),
+		column("Desired", "integer", specDoc["replicas"]),
+		column("Current", "integer", statusDoc["replicas"]),
+		column("Ready", "integer", statusDoc["readyReplicas"]),
+		ageColumn(),
+	}, templateColumns(specDoc["selector"])...)
+}
+
 func replicaSetPrinter() Printer {
-	spec := appsv1.ReplicaSetSpec{}.SwaggerDoc()
-	status := appsv1.ReplicaSetStatus{}.SwaggerDoc()
 	return Printer{
-		Columns: append([]metav1.TableColumnDefinition{
-			nameColumn(),
-			column("Desired", "integer", spec["replicas"]),
-			column("Current", "integer", status["replicas"]),
-			column("Ready", "integer", status["readyReplicas"]),
-			ageColumn(),
-		}, templateColumns(spec["selector"])...),
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			rs, err := typed[*appsv1.ReplicaSet](obj)
-			if err != nil {
-				return nil, err
-			}
+		Columns: replicasColumns(appsv1.ReplicaSetSpec{}.SwaggerDoc(), appsv1.ReplicaSetStatus{}.SwaggerDoc()),
+		Row: rowOf(func(rs *appsv1.ReplicaSet, now time.Time) ([]interface{}, error) {
 			names, images := containerCells(rs.Spec.Template.Spec.Containers)
 			return []interface{}{
 				rs.Name, int64(derefInt32(rs.Spec.Replicas, 1)), int64(rs.Status.Replicas), int64(rs.Status.ReadyReplicas),
 				AgeSince(rs.CreationTimestamp.Time, now), names, images, selectorString(rs.Spec.Selector),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -78,17 +73,13 @@ func statefulSetPrinter() Printer {
 			wideColumn("Containers", "string", "Names of each container in the template."),
 			wideColumn("Images", "string", "Images referenced by each container in the template."),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			ss, err := typed[*appsv1.StatefulSet](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(ss *appsv1.StatefulSet, now time.Time) ([]interface{}, error) {
 			names, images := containerCells(ss.Spec.Template.Spec.Containers)
 			return []interface{}{
 				ss.Name, fmt.Sprintf("%d/%d", ss.Status.ReadyReplicas, derefInt32(ss.Spec.Replicas, 1)),
 				AgeSince(ss.CreationTimestamp.Time, now), names, images,
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -105,11 +96,7 @@ func daemonSetPrinter() Printer {
 			column("Node Selector", "string", corev1.PodSpec{}.SwaggerDoc()["nodeSelector"]),
 			ageColumn(),
 		}, templateColumns(appsv1.DaemonSetSpec{}.SwaggerDoc()["selector"])...),
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			ds, err := typed[*appsv1.DaemonSet](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(ds *appsv1.DaemonSet, now time.Time) ([]interface{}, error) {
 			s := ds.Status
 			names, images := containerCells(ds.Spec.Template.Spec.Containers)
 			return []interface{}{
@@ -117,7 +104,7 @@ func daemonSetPrinter() Printer {
 				int64(s.UpdatedNumberScheduled), int64(s.NumberAvailable), labels.FormatLabels(ds.Spec.Template.Spec.NodeSelector),
 				AgeSince(ds.CreationTimestamp.Time, now), names, images, selectorString(ds.Spec.Selector),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -129,11 +116,7 @@ func controllerRevisionPrinter() Printer {
 			column("Revision", "string", appsv1.ControllerRevision{}.SwaggerDoc()["revision"]),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			cr, err := typed[*appsv1.ControllerRevision](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(cr *appsv1.ControllerRevision, now time.Time) ([]interface{}, error) {
 			controller := none
 			if ref := metav1.GetControllerOf(cr); ref != nil {
 				gv, err := schema.ParseGroupVersion(ref.APIVersion)
@@ -147,6 +130,6 @@ func controllerRevisionPrinter() Printer {
 				}
 			}
 			return []interface{}{cr.Name, controller, cr.Revision, AgeSince(cr.CreationTimestamp.Time, now)}, nil
-		},
+		}),
 	}
 }

@@ -7,7 +7,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func jobPrinter() Printer {
@@ -19,17 +18,13 @@ func jobPrinter() Printer {
 			column("Duration", "string", "Time required to complete the job."),
 			ageColumn(),
 		}, templateColumns(batchv1.JobSpec{}.SwaggerDoc()["selector"])...),
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			job, err := typed[*batchv1.Job](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(job *batchv1.Job, now time.Time) ([]interface{}, error) {
 			names, images := containerCells(job.Spec.Template.Spec.Containers)
 			return []interface{}{
 				job.Name, jobStatus(job), jobCompletions(job), jobDuration(job, now), AgeSince(job.CreationTimestamp.Time, now),
 				names, images, selectorString(job.Spec.Selector),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -101,11 +96,7 @@ func cronJobPrinter() Printer {
 			column("Last Schedule", "string", status["lastScheduleTime"]),
 			ageColumn(),
 		}, templateColumns(batchv1.JobSpec{}.SwaggerDoc()["selector"])...),
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			cj, err := typed[*batchv1.CronJob](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(cj *batchv1.CronJob, now time.Time) ([]interface{}, error) {
 			last := none
 			if t := cj.Status.LastScheduleTime; t != nil {
 				last = AgeSince(t.Time, now)
@@ -117,6 +108,6 @@ func cronJobPrinter() Printer {
 				int64(len(cj.Status.Active)), last, AgeSince(cj.CreationTimestamp.Time, now),
 				names, images, selectorString(tmpl.Selector),
 			}, nil
-		},
+		}),
 	}
 }

@@ -25,11 +25,7 @@ func podDisruptionBudgetPrinter() Printer {
 			column("Allowed Disruptions", "integer", "Calculated number of pods that may be disrupted at this time."),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			pdb, err := typed[*policyv1.PodDisruptionBudget](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(pdb *policyv1.PodDisruptionBudget, now time.Time) ([]interface{}, error) {
 			minAvailable, maxUnavailable := "N/A", "N/A"
 			if v := pdb.Spec.MinAvailable; v != nil {
 				minAvailable = v.String()
@@ -40,7 +36,7 @@ func podDisruptionBudgetPrinter() Printer {
 			return []interface{}{
 				pdb.Name, minAvailable, maxUnavailable, int64(pdb.Status.DisruptionsAllowed), AgeSince(pdb.CreationTimestamp.Time, now),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -61,11 +57,7 @@ func storageClassPrinter() Printer {
 			column("AllowVolumeExpansion", "string", doc["allowVolumeExpansion"]),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			sc, err := typed[*storagev1.StorageClass](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(sc *storagev1.StorageClass, now time.Time) ([]interface{}, error) {
 			name := sc.Name
 			if sc.Annotations[defaultStorageClassAnnotation] == "true" || sc.Annotations[betaDefaultStorageClassAnnotation] == "true" {
 				name += " (default)"
@@ -80,7 +72,7 @@ func storageClassPrinter() Printer {
 			}
 			expansion := sc.AllowVolumeExpansion != nil && *sc.AllowVolumeExpansion
 			return []interface{}{name, sc.Provisioner, reclaim, binding, expansion, AgeSince(sc.CreationTimestamp.Time, now)}, nil
-		},
+		}),
 	}
 }
 
@@ -91,13 +83,9 @@ func leasePrinter() Printer {
 			column("Holder", "string", coordinationv1.LeaseSpec{}.SwaggerDoc()["holderIdentity"]),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			l, err := typed[*coordinationv1.Lease](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(l *coordinationv1.Lease, now time.Time) ([]interface{}, error) {
 			return []interface{}{l.Name, stringPtrOr(l.Spec.HolderIdentity, ""), AgeSince(l.CreationTimestamp.Time, now)}, nil
-		},
+		}),
 	}
 }
 
@@ -111,17 +99,13 @@ func priorityClassPrinter() Printer {
 			ageColumn(),
 			column("PreemptionPolicy", "string", doc["preemptionPolicy"]),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			pc, err := typed[*schedulingv1.PriorityClass](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(pc *schedulingv1.PriorityClass, now time.Time) ([]interface{}, error) {
 			policy := ""
 			if pc.PreemptionPolicy != nil {
 				policy = string(*pc.PreemptionPolicy)
 			}
 			return []interface{}{pc.Name, int64(pc.Value), pc.GlobalDefault, AgeSince(pc.CreationTimestamp.Time, now), policy}, nil
-		},
+		}),
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func servicePrinter() Printer {
@@ -26,11 +25,7 @@ func servicePrinter() Printer {
 			ageColumn(),
 			wideColumn("Selector", "string", spec["selector"]),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			svc, err := typed[*corev1.Service](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(svc *corev1.Service, now time.Time) ([]interface{}, error) {
 			clusterIP := svc.Spec.ClusterIP
 			if len(svc.Spec.ClusterIPs) > 0 {
 				clusterIP = svc.Spec.ClusterIPs[0]
@@ -40,7 +35,7 @@ func servicePrinter() Printer {
 				svc.Name, string(svc.Spec.Type), orNone(clusterIP), serviceExternalIP(svc), orNone(ports),
 				AgeSince(svc.CreationTimestamp.Time, now), labels.FormatLabels(svc.Spec.Selector),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -102,13 +97,9 @@ func endpointsPrinter() Printer {
 			column("Endpoints", "string", corev1.Endpoints{}.SwaggerDoc()["subsets"]),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			ep, err := typed[*corev1.Endpoints](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(ep *corev1.Endpoints, now time.Time) ([]interface{}, error) {
 			return []interface{}{ep.Name, formatEndpoints(ep), AgeSince(ep.CreationTimestamp.Time, now)}, nil
-		},
+		}),
 	}
 }
 
@@ -157,11 +148,7 @@ func nodePrinter() Printer {
 			wideColumn("Kernel-Version", "string", info["kernelVersion"]),
 			wideColumn("Container-Runtime", "string", info["containerRuntimeVersion"]),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			node, err := typed[*corev1.Node](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(node *corev1.Node, now time.Time) ([]interface{}, error) {
 			ni := node.Status.NodeInfo
 			return []interface{}{
 				node.Name, nodeStatus(node), orNone(strings.Join(nodeRoles(node), ",")),
@@ -169,7 +156,7 @@ func nodePrinter() Printer {
 				nodeAddress(node, corev1.NodeInternalIP), nodeAddress(node, corev1.NodeExternalIP),
 				orUnknown(ni.OSImage), orUnknown(ni.KernelVersion), orUnknown(ni.ContainerRuntimeVersion),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -230,13 +217,9 @@ func namespacePrinter() Printer {
 			column("Status", "string", "The status of the namespace"),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			ns, err := typed[*corev1.Namespace](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(ns *corev1.Namespace, now time.Time) ([]interface{}, error) {
 			return []interface{}{ns.Name, string(ns.Status.Phase), AgeSince(ns.CreationTimestamp.Time, now)}, nil
-		},
+		}),
 	}
 }
 
@@ -247,13 +230,9 @@ func configMapPrinter() Printer {
 			column("Data", "string", corev1.ConfigMap{}.SwaggerDoc()["data"]),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			cm, err := typed[*corev1.ConfigMap](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(cm *corev1.ConfigMap, now time.Time) ([]interface{}, error) {
 			return []interface{}{cm.Name, int64(len(cm.Data) + len(cm.BinaryData)), AgeSince(cm.CreationTimestamp.Time, now)}, nil
-		},
+		}),
 	}
 }
 
@@ -266,14 +245,10 @@ func secretPrinter() Printer {
 			column("Data", "string", doc["data"]),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			s, err := typed[*corev1.Secret](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(s *corev1.Secret, now time.Time) ([]interface{}, error) {
 			// stringData is write-only: the server folds it into data on write.
 			return []interface{}{s.Name, string(s.Type), int64(len(s.Data)), AgeSince(s.CreationTimestamp.Time, now)}, nil
-		},
+		}),
 	}
 }
 
@@ -282,13 +257,9 @@ func secretPrinter() Printer {
 func serviceAccountPrinter() Printer {
 	return Printer{
 		Columns: []metav1.TableColumnDefinition{nameColumn(), ageColumn()},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			sa, err := typed[*corev1.ServiceAccount](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(sa *corev1.ServiceAccount, now time.Time) ([]interface{}, error) {
 			return []interface{}{sa.Name, AgeSince(sa.CreationTimestamp.Time, now)}, nil
-		},
+		}),
 	}
 }
 
@@ -309,11 +280,7 @@ func persistentVolumePrinter() Printer {
 			ageColumn(),
 			wideColumn("VolumeMode", "string", spec["volumeMode"]),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			pv, err := typed[*corev1.PersistentVolume](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(pv *corev1.PersistentVolume, now time.Time) ([]interface{}, error) {
 			claim := ""
 			if ref := pv.Spec.ClaimRef; ref != nil {
 				claim = ref.Namespace + "/" + ref.Name
@@ -332,7 +299,7 @@ func persistentVolumePrinter() Printer {
 				phase, claim, class, stringPtrOr(pv.Spec.VolumeAttributesClassName, unset), pv.Status.Reason,
 				AgeSince(pv.CreationTimestamp.Time, now), volumeModeString(pv.Spec.VolumeMode),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -351,11 +318,7 @@ func persistentVolumeClaimPrinter() Printer {
 			ageColumn(),
 			wideColumn("VolumeMode", "string", spec["volumeMode"]),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			pvc, err := typed[*corev1.PersistentVolumeClaim](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(pvc *corev1.PersistentVolumeClaim, now time.Time) ([]interface{}, error) {
 			phase := string(pvc.Status.Phase)
 			if pvc.DeletionTimestamp != nil {
 				phase = "Terminating"
@@ -377,7 +340,7 @@ func persistentVolumeClaimPrinter() Printer {
 				stringPtrOr(pvc.Spec.VolumeAttributesClassName, unset), AgeSince(pvc.CreationTimestamp.Time, now),
 				volumeModeString(pvc.Spec.VolumeMode),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -396,21 +359,9 @@ func volumeModeString(m *corev1.PersistentVolumeMode) string {
 }
 
 func replicationControllerPrinter() Printer {
-	spec := corev1.ReplicationControllerSpec{}.SwaggerDoc()
-	status := corev1.ReplicationControllerStatus{}.SwaggerDoc()
 	return Printer{
-		Columns: append([]metav1.TableColumnDefinition{
-			nameColumn(),
-			column("Desired", "integer", spec["replicas"]),
-			column("Current", "integer", status["replicas"]),
-			column("Ready", "integer", status["readyReplicas"]),
-			ageColumn(),
-		}, templateColumns(spec["selector"])...),
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			rc, err := typed[*corev1.ReplicationController](obj)
-			if err != nil {
-				return nil, err
-			}
+		Columns: replicasColumns(corev1.ReplicationControllerSpec{}.SwaggerDoc(), corev1.ReplicationControllerStatus{}.SwaggerDoc()),
+		Row: rowOf(func(rc *corev1.ReplicationController, now time.Time) ([]interface{}, error) {
 			var containers []corev1.Container
 			if rc.Spec.Template != nil {
 				containers = rc.Spec.Template.Spec.Containers
@@ -420,7 +371,7 @@ func replicationControllerPrinter() Printer {
 				rc.Name, int64(derefInt32(rc.Spec.Replicas, 1)), int64(rc.Status.Replicas), int64(rc.Status.ReadyReplicas),
 				AgeSince(rc.CreationTimestamp.Time, now), names, images, labels.FormatLabels(rc.Spec.Selector),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -432,11 +383,7 @@ func resourceQuotaPrinter() Printer {
 			column("Limit", "string", "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			rq, err := typed[*corev1.ResourceQuota](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(rq *corev1.ResourceQuota, now time.Time) ([]interface{}, error) {
 			names := make([]string, 0, len(rq.Status.Hard))
 			for name := range rq.Status.Hard {
 				names = append(names, string(name))
@@ -457,7 +404,7 @@ func resourceQuotaPrinter() Printer {
 			return []interface{}{
 				rq.Name, strings.Join(requests, ", "), strings.Join(limits, ", "), AgeSince(rq.CreationTimestamp.Time, now),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -469,11 +416,7 @@ func componentStatusPrinter() Printer {
 			column("Message", "string", "Message of the component conditions"),
 			column("Error", "string", "Error of the component conditions"),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			cs, err := typed[*corev1.ComponentStatus](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(cs *corev1.ComponentStatus, now time.Time) ([]interface{}, error) {
 			status, message, errText := "Unknown", "", ""
 			for _, c := range cs.Conditions {
 				if c.Type != corev1.ComponentHealthy {
@@ -487,6 +430,6 @@ func componentStatusPrinter() Printer {
 				break
 			}
 			return []interface{}{cs.Name, status, message, errText}, nil
-		},
+		}),
 	}
 }

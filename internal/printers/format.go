@@ -51,16 +51,6 @@ func templateColumns(selectorDoc string) []metav1.TableColumnDefinition {
 	}
 }
 
-// typed asserts that obj is a T, with an error naming both types when it is not.
-func typed[T runtime.Object](obj runtime.Object) (T, error) {
-	t, ok := obj.(T)
-	if !ok {
-		var want T
-		return want, fmt.Errorf("expected %T, got %T", want, obj)
-	}
-	return t, nil
-}
-
 // containerCells lays the containers' names and images out on one line each.
 func containerCells(containers []corev1.Container) (names, images string) {
 	n := make([]string, len(containers))
@@ -149,4 +139,17 @@ func accessModesString(modes []corev1.PersistentVolumeAccessMode) string {
 		}
 	}
 	return strings.Join(out, ",")
+}
+
+// rowOf adapts cells, which prints one T, to Printer.Row: an object of another type is an error
+// naming both types.
+func rowOf[T runtime.Object](cells func(obj T, now time.Time) ([]interface{}, error)) func(runtime.Object, time.Time) ([]interface{}, error) {
+	return func(obj runtime.Object, now time.Time) ([]interface{}, error) {
+		t, ok := obj.(T)
+		if !ok {
+			var want T
+			return nil, fmt.Errorf("expected %T, got %T", want, obj)
+		}
+		return cells(t, now)
+	}
 }

@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func ingressPrinter() Printer {
@@ -22,11 +22,7 @@ func ingressPrinter() Printer {
 			column("Ports", "string", "Ports of TLS configurations that open"),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			ing, err := typed[*networkingv1.Ingress](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(ing *networkingv1.Ingress, now time.Time) ([]interface{}, error) {
 			ports := "80"
 			if len(ing.Spec.TLS) > 0 {
 				ports = "80, 443"
@@ -35,7 +31,7 @@ func ingressPrinter() Printer {
 				ing.Name, stringPtrOr(ing.Spec.IngressClassName, none), ingressHosts(ing.Spec.Rules),
 				strings.Join(ingressAddresses(ing.Status.LoadBalancer.Ingress), ","), ports, AgeSince(ing.CreationTimestamp.Time, now),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -63,16 +59,14 @@ func ingressHosts(rules []networkingv1.IngressRule) string {
 	return strings.Join(hosts, ",")
 }
 
+// ingressAddresses lists an Ingress's load balancer addresses as loadBalancerAddresses does a
+// Service's.
 func ingressAddresses(ingress []networkingv1.IngressLoadBalancerIngress) []string {
-	addrs := make([]string, 0, len(ingress))
-	for _, in := range ingress {
-		if in.IP != "" {
-			addrs = append(addrs, in.IP)
-		} else {
-			addrs = append(addrs, in.Hostname)
-		}
+	lb := make([]corev1.LoadBalancerIngress, len(ingress))
+	for i, in := range ingress {
+		lb[i] = corev1.LoadBalancerIngress{IP: in.IP, Hostname: in.Hostname}
 	}
-	return sortedUnique(addrs)
+	return loadBalancerAddresses(lb)
 }
 
 func ingressClassPrinter() Printer {
@@ -83,11 +77,7 @@ func ingressClassPrinter() Printer {
 			column("Parameters", "string", "A reference to a resource with additional parameters"),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			ic, err := typed[*networkingv1.IngressClass](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(ic *networkingv1.IngressClass, now time.Time) ([]interface{}, error) {
 			params := none
 			if p := ic.Spec.Parameters; p != nil {
 				params = p.Kind
@@ -97,7 +87,7 @@ func ingressClassPrinter() Printer {
 				params += "/" + p.Name
 			}
 			return []interface{}{ic.Name, ic.Spec.Controller, params, AgeSince(ic.CreationTimestamp.Time, now)}, nil
-		},
+		}),
 	}
 }
 
@@ -108,13 +98,9 @@ func networkPolicyPrinter() Printer {
 			column("Pod-Selector", "string", networkingv1.NetworkPolicySpec{}.SwaggerDoc()["podSelector"]),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			np, err := typed[*networkingv1.NetworkPolicy](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(np *networkingv1.NetworkPolicy, now time.Time) ([]interface{}, error) {
 			return []interface{}{np.Name, selectorString(&np.Spec.PodSelector), AgeSince(np.CreationTimestamp.Time, now)}, nil
-		},
+		}),
 	}
 }
 
@@ -128,11 +114,7 @@ func endpointSlicePrinter() Printer {
 			column("Endpoints", "string", doc["endpoints"]),
 			ageColumn(),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			es, err := typed[*discoveryv1.EndpointSlice](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(es *discoveryv1.EndpointSlice, now time.Time) ([]interface{}, error) {
 			ports := make([]string, 0, len(es.Ports))
 			for _, p := range es.Ports {
 				// A port without a number matches every port of its name.
@@ -153,7 +135,7 @@ func endpointSlicePrinter() Printer {
 				es.Name, string(es.AddressType), orUnset(listWithMore(ports, 3)), orUnset(listWithMore(addrs, 3)),
 				AgeSince(es.CreationTimestamp.Time, now),
 			}, nil
-		},
+		}),
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // nodeLostReason is the pod status reason the node lifecycle controller sets on
@@ -27,17 +26,13 @@ func podPrinter() Printer {
 			wideColumn("Nominated Node", "string", corev1.PodStatus{}.SwaggerDoc()["nominatedNodeName"]),
 			wideColumn("Readiness Gates", "string", corev1.PodSpec{}.SwaggerDoc()["readinessGates"]),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			pod, err := typed[*corev1.Pod](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(pod *corev1.Pod, now time.Time) ([]interface{}, error) {
 			s := summarizePod(pod, now)
 			return []interface{}{
 				pod.Name, s.ready, s.status, s.restarts, AgeSince(pod.CreationTimestamp.Time, now),
 				orNone(podIP(pod)), orNone(pod.Spec.NodeName), orNone(pod.Status.NominatedNodeName), readinessGates(pod),
 			}, nil
-		},
+		}),
 	}
 }
 
@@ -238,13 +233,9 @@ func podTemplatePrinter() Printer {
 			column("Images", "string", "Images referenced by each container in the template."),
 			column("Pod Labels", "string", "The labels for the pod template."),
 		},
-		Row: func(obj runtime.Object, now time.Time) ([]interface{}, error) {
-			pt, err := typed[*corev1.PodTemplate](obj)
-			if err != nil {
-				return nil, err
-			}
+		Row: rowOf(func(pt *corev1.PodTemplate, now time.Time) ([]interface{}, error) {
 			names, images := containerCells(pt.Template.Spec.Containers)
 			return []interface{}{pt.Name, names, images, labels.FormatLabels(pt.Template.Labels)}, nil
-		},
+		}),
 	}
 }

@@ -2,6 +2,7 @@ package controllerutil
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -11,8 +12,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	appslisters "k8s.io/client-go/listers/apps/v1"
 )
 
 // ControllerRevisionHashLabel is upstream's label naming the revision (or its hash) a pod was made from.
@@ -57,6 +60,18 @@ func NewRevision(owner metav1.Object, ownerGVK schema.GroupVersionKind, template
 		Data:     runtime.RawExtension{Raw: data},
 		Revision: revision,
 	}
+}
+
+// ClaimRevisions returns the ControllerRevisions in the namespace of m's owner that belong to it
+// after adoption and release (see Claim), sorted by SortRevisions.
+func ClaimRevisions(ctx context.Context, lister appslisters.ControllerRevisionLister, m *RefManager) ([]*appsv1.ControllerRevision, error) {
+	all, err := lister.ControllerRevisions(m.Owner.GetNamespace()).List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("listing controllerrevisions: %w", err)
+	}
+	revs, err := Claim(ctx, m, all)
+	SortRevisions(revs)
+	return revs, err
 }
 
 // RevisionName is upstream's <owner>-<hash> naming, shortened so the result stays a valid name.

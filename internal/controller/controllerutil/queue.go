@@ -1,22 +1,25 @@
 package controllerutil
 
 import (
-	"context"
 	"fmt"
-	"sync"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 )
 
 // NewQueue returns the rate-limited key queue every controller here uses.
 func NewQueue(name string) workqueue.TypedRateLimitingInterface[string] {
+	return NewQueueWithClock(name, nil)
+}
+
+// NewQueueWithClock is NewQueue with delays measured on clk (nil: real time), for controllers whose
+// tests step a fake clock through requeue delays.
+func NewQueueWithClock(name string, clk clock.WithTicker) workqueue.TypedRateLimitingInterface[string] {
 	return workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: name},
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: name, Clock: clk},
 	)
 }
 
@@ -30,6 +33,33 @@ func KeyOf(obj any) (string, bool) {
 	return key, true
 }
 
+// Enqueue adds the key of obj (an informer object or tombstone) to queue.
+func Enqueue(queue workqueue.TypedInterface[string], obj any) {
+	if key, ok := KeyOf(obj); ok {
+		queue.Add(key)
+	}
+}
+
+// EnqueueHandler returns informer handlers that queue the key of every object added, updated or
+// deleted: the handlers of a controller's primary resource. onDelete, if given, runs with the key
+// of a deleted object before it is queued, to drop what the controller remembers about it.
+func EnqueueHandler(queue workqueue.TypedInterface[string], onDelete ...func(key string)) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { Enqueue(queue, obj) },
+		UpdateFunc: func(_, cur any) { Enqueue(queue, cur) },
+		DeleteFunc: func(obj any) {
+			key, ok := KeyOf(obj)
+			if !ok {
+				return
+			}
+			for _, f := range onDelete {
+				f(key)
+			}
+			queue.Add(key)
+		},
+	}
+}
+
 // Tombstone unwraps a DeletedFinalStateUnknown from a delete handler into T.
 func Tombstone[T any](obj any) (T, bool) {
 	if t, ok := obj.(T); ok {
@@ -41,52 +71,4 @@ func Tombstone[T any](obj any) (T, bool) {
 	}
 	var zero T
 	return zero, false
-}
-
-// RunWorkers waits for the caches, then processes keys from queue with `workers` goroutines until
-// ctx is done, calling sync for each. A failing key is retried with the queue's backoff; a
-// succeeding one has its backoff forgotten. It shuts the queue down and returns when all workers
-// have stopped.
-func RunWorkers(ctx context.Context, name string, queue workqueue.TypedRateLimitingInterface[string], workers int,
-	syncKey func(ctx context.Context, key string) error, synced ...cache.InformerSynced) {
-	defer queue.ShutDown()
-	logger := klog.FromContext(ctx).WithValues("controller", name)
-	if !cache.WaitForNamedCacheSync(name, ctx.Done(), synced...) {
-		return
-	}
-	go func() {
-		<-ctx.Done()
-		queue.ShutDown()
-	}()
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for processNext(ctx, name, logger, queue, syncKey) {
-			}
-		})
-	}
-	wg.Wait()
-}
-
-func processNext(ctx context.Context, name string, logger klog.Logger, queue workqueue.TypedRateLimitingInterface[string],
-	syncKey func(ctx context.Context, key string) error) bool {
-	key, quit := queue.Get()
-	if quit {
-		return false
-	}
-	defer queue.Done(key)
-	if err := syncKey(ctx, key); err != nil {
-		switch {
-		case ctx.Err() != nil:
-		case apierrors.IsConflict(err):
-			// Routine under concurrency: our cache was behind; the retry sees the new version.
-			logger.V(4).Info("sync conflicted, retrying", "key", key, "err", err)
-		default:
-			runtime.HandleErrorWithContext(ctx, err, "sync failed, retrying", "controller", name, "key", key)
-		}
-		queue.AddRateLimited(key)
-		return true
-	}
-	queue.Forget(key)
-	return true
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 )
 
@@ -27,6 +28,22 @@ func NewControllerRef(owner metav1.Object, gvk schema.GroupVersionKind) metav1.O
 
 // Patcher applies a JSON merge patch to the named object of one resource.
 type Patcher func(ctx context.Context, namespace, name string, patch []byte) error
+
+// PodPatcher is the Patcher of pods through client.
+func PodPatcher(client kubernetes.Interface) Patcher {
+	return func(ctx context.Context, ns, name string, patch []byte) error {
+		_, err := client.CoreV1().Pods(ns).Patch(ctx, name, MergePatchType, patch, metav1.PatchOptions{})
+		return err
+	}
+}
+
+// ControllerRevisionPatcher is the Patcher of ControllerRevisions through client.
+func ControllerRevisionPatcher(client kubernetes.Interface) Patcher {
+	return func(ctx context.Context, ns, name string, patch []byte) error {
+		_, err := client.AppsV1().ControllerRevisions(ns).Patch(ctx, name, MergePatchType, patch, metav1.PatchOptions{})
+		return err
+	}
+}
 
 // RefManager decides which objects belong to one owner, adopting matching orphans and releasing
 // owned objects that no longer match, the way upstream's ControllerRefManager does.

@@ -78,17 +78,12 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		cjLister:  cjInf.Lister(),
 		jobLister: jobInf.Lister(),
 		synced:    []cache.InformerSynced{cjInf.Informer().HasSynced, jobInf.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: o.Clock}),
-		events:   events,
-		recorder: recorder,
-		clock:    o.Clock,
+		queue:     controllerutil.NewQueueWithClock("cronjob", o.Clock),
+		events:    events,
+		recorder:  recorder,
+		clock:     o.Clock,
 	}
-	_, _ = cjInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
-		DeleteFunc: c.enqueue,
-	})
+	_, _ = cjInf.Informer().AddEventHandler(controllerutil.EnqueueHandler(c.queue))
 	_, _ = jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.onJob,
 		UpdateFunc: func(_, obj any) { c.onJob(obj) },
@@ -101,12 +96,6 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 func (c *Controller) Run(ctx context.Context, workers int) {
 	controllerutil.StartEvents(ctx, c.events, c.client)
 	controllerutil.RunWorkers(ctx, "cronjob", c.queue, workers, c.sync, c.synced...)
-}
-
-func (c *Controller) enqueue(obj any) {
-	if key, ok := controllerutil.KeyOf(obj); ok {
-		c.queue.Add(key)
-	}
 }
 
 // onJob wakes the CronJob that owns a Job whenever the Job changes (it may have finished).

@@ -64,21 +64,21 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 	c.synced = []cache.InformerSynced{dsInf.Informer().HasSynced, podInf.Informer().HasSynced,
 		nodeInf.Informer().HasSynced, revInf.Informer().HasSynced}
 
-	_, _ = dsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, cur any) { c.enqueue(cur) },
-		DeleteFunc: func(obj any) {
-			if key, ok := controllerutil.KeyOf(obj); ok {
-				c.expectations.Forget(key)
-				c.queue.Add(key)
-			}
+	pods := &controllerutil.OwnedEvents[*corev1.Pod, *appsv1.DaemonSet]{
+		Queue:    c.queue,
+		OwnerGVK: controllerKind,
+		Get:      func(ns, name string) (*appsv1.DaemonSet, error) { return c.dsLister.DaemonSets(ns).Get(name) },
+		List: func(ns string) ([]*appsv1.DaemonSet, error) {
+			return c.dsLister.DaemonSets(ns).List(labels.Everything())
 		},
-	})
-	_, _ = podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.addPod,
-		UpdateFunc: c.updatePod,
-		DeleteFunc: c.deletePod,
-	})
+		Selector:     func(ds *appsv1.DaemonSet) *metav1.LabelSelector { return ds.Spec.Selector },
+		Expectations: c.expectations,
+		OnOwnedUpdate: func(ds *appsv1.DaemonSet, old, cur *corev1.Pod) {
+			controllerutil.RequeueWhenAvailable(c.queue, ds, ds.Spec.MinReadySeconds, old, cur)
+		},
+	}
+	_, _ = dsInf.Informer().AddEventHandler(controllerutil.EnqueueHandler(c.queue, c.expectations.Forget))
+	_, _ = podInf.Informer().AddEventHandler(pods.Handler())
 	_, _ = nodeInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { c.enqueueAll() },
 		UpdateFunc: func(oldObj, curObj any) {
@@ -97,19 +97,13 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	controllerutil.RunWorkers(ctx, "daemonset", c.queue, workers, c.sync, c.synced...)
 }
 
-func (c *Controller) enqueue(obj any) {
-	if key, ok := controllerutil.KeyOf(obj); ok {
-		c.queue.Add(key)
-	}
-}
-
 func (c *Controller) enqueueAll() {
 	list, err := c.dsLister.List(labels.Everything())
 	if err != nil {
 		return
 	}
 	for _, ds := range list {
-		c.enqueue(ds)
+		controllerutil.Enqueue(c.queue, ds)
 	}
 }
 
@@ -118,95 +112,4 @@ func nodeChangeMatters(old, cur *corev1.Node) bool {
 	return !labels.Equals(old.Labels, cur.Labels) ||
 		!apiequality.Semantic.DeepEqual(old.Spec.Taints, cur.Spec.Taints) ||
 		old.Spec.Unschedulable != cur.Spec.Unschedulable
-}
-
-func (c *Controller) ownerOf(namespace string, ref *metav1.OwnerReference) *appsv1.DaemonSet {
-	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	ds, err := c.dsLister.DaemonSets(namespace).Get(ref.Name)
-	if err != nil || ds.UID != ref.UID {
-		return nil
-	}
-	return ds
-}
-
-func (c *Controller) enqueueMatching(pod *corev1.Pod) {
-	list, err := c.dsLister.DaemonSets(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, ds := range list {
-		sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
-		c.enqueue(ds)
-	}
-}
-
-func (c *Controller) addPod(obj any) {
-	pod := obj.(*corev1.Pod)
-	if pod.DeletionTimestamp != nil {
-		c.deletePod(pod)
-		return
-	}
-	if ref := metav1.GetControllerOf(pod); ref != nil {
-		ds := c.ownerOf(pod.Namespace, ref)
-		if ds == nil {
-			return
-		}
-		key, _ := controllerutil.KeyOf(ds)
-		c.expectations.CreationObserved(key)
-		c.queue.Add(key)
-		return
-	}
-	c.enqueueMatching(pod)
-}
-
-func (c *Controller) updatePod(oldObj, curObj any) {
-	old, cur := oldObj.(*corev1.Pod), curObj.(*corev1.Pod)
-	if old.ResourceVersion == cur.ResourceVersion {
-		return
-	}
-	if cur.DeletionTimestamp != nil && old.DeletionTimestamp == nil {
-		c.deletePod(cur)
-		return
-	}
-	oldRef, curRef := metav1.GetControllerOf(old), metav1.GetControllerOf(cur)
-	refChanged := (oldRef == nil) != (curRef == nil) || (oldRef != nil && oldRef.UID != curRef.UID)
-	if refChanged && oldRef != nil {
-		if ds := c.ownerOf(old.Namespace, oldRef); ds != nil {
-			c.enqueue(ds)
-		}
-	}
-	if curRef != nil {
-		ds := c.ownerOf(cur.Namespace, curRef)
-		if ds == nil {
-			return
-		}
-		c.enqueue(ds)
-		if ds.Spec.MinReadySeconds > 0 && !controllerutil.IsPodReady(old) && controllerutil.IsPodReady(cur) {
-			key, _ := controllerutil.KeyOf(ds)
-			c.queue.AddAfter(key, time.Duration(ds.Spec.MinReadySeconds)*time.Second+time.Second)
-		}
-		return
-	}
-	if refChanged || !labels.Equals(old.Labels, cur.Labels) {
-		c.enqueueMatching(cur)
-	}
-}
-
-func (c *Controller) deletePod(obj any) {
-	pod, ok := controllerutil.Tombstone[*corev1.Pod](obj)
-	if !ok {
-		return
-	}
-	ds := c.ownerOf(pod.Namespace, metav1.GetControllerOf(pod))
-	if ds == nil {
-		return
-	}
-	key, _ := controllerutil.KeyOf(ds)
-	c.expectations.DeletionObserved(key, string(pod.UID))
-	c.queue.Add(key)
 }

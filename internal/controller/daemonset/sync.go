@@ -105,31 +105,15 @@ func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, select
 	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
-	mgr := &controllerutil.RefManager{
-		Owner: ds, OwnerGVK: controllerKind, Selector: selector, CanAdopt: c.recheck(ds),
-		Patch: func(ctx context.Context, ns, name string, patch []byte) error {
-			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, controllerutil.MergePatchType, patch, metav1.PatchOptions{})
-			return err
-		},
-	}
-	return controllerutil.Claim(ctx, mgr, all)
+	return controllerutil.Claim(ctx, c.refManager(ds, selector, controllerutil.PodPatcher(c.client)), all)
 }
 
 func (c *Controller) claimRevisions(ctx context.Context, ds *appsv1.DaemonSet, selector labels.Selector) ([]*appsv1.ControllerRevision, error) {
-	all, err := c.revLister.ControllerRevisions(ds.Namespace).List(labels.Everything())
-	if err != nil {
-		return nil, fmt.Errorf("listing controllerrevisions: %w", err)
-	}
-	mgr := &controllerutil.RefManager{
-		Owner: ds, OwnerGVK: controllerKind, Selector: selector, CanAdopt: c.recheck(ds),
-		Patch: func(ctx context.Context, ns, name string, patch []byte) error {
-			_, err := c.client.AppsV1().ControllerRevisions(ns).Patch(ctx, name, controllerutil.MergePatchType, patch, metav1.PatchOptions{})
-			return err
-		},
-	}
-	revs, err := controllerutil.Claim(ctx, mgr, all)
-	controllerutil.SortRevisions(revs)
-	return revs, err
+	return controllerutil.ClaimRevisions(ctx, c.revLister, c.refManager(ds, selector, controllerutil.ControllerRevisionPatcher(c.client)))
+}
+
+func (c *Controller) refManager(ds *appsv1.DaemonSet, selector labels.Selector, patch controllerutil.Patcher) *controllerutil.RefManager {
+	return &controllerutil.RefManager{Owner: ds, OwnerGVK: controllerKind, Selector: selector, CanAdopt: c.recheck(ds), Patch: patch}
 }
 
 // currentRevision finds or creates the ControllerRevision of the present template, giving an

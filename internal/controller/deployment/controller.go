@@ -36,6 +36,7 @@ type Controller struct {
 	podLister   corelisters.PodLister
 	synced      []cache.InformerSynced
 	queue       workqueue.TypedRateLimitingInterface[string]
+	rsEvents    *controllerutil.OwnedEvents[*appsv1.ReplicaSet, *appsv1.Deployment]
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
 	now         func() time.Time
@@ -58,16 +59,17 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 	c.dLister, c.rsLister, c.podLister = dInf.Lister(), rsInf.Lister(), podInf.Lister()
 	c.synced = []cache.InformerSynced{dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced}
 
-	_, _ = dInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, cur any) { c.enqueue(cur) },
-		DeleteFunc: c.enqueue,
-	})
-	_, _ = rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.addReplicaSet,
-		UpdateFunc: c.updateReplicaSet,
-		DeleteFunc: c.deleteReplicaSet,
-	})
+	c.rsEvents = &controllerutil.OwnedEvents[*appsv1.ReplicaSet, *appsv1.Deployment]{
+		Queue:    c.queue,
+		OwnerGVK: controllerKind,
+		Get:      func(ns, name string) (*appsv1.Deployment, error) { return c.dLister.Deployments(ns).Get(name) },
+		List: func(ns string) ([]*appsv1.Deployment, error) {
+			return c.dLister.Deployments(ns).List(labels.Everything())
+		},
+		Selector: func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector },
+	}
+	_, _ = dInf.Informer().AddEventHandler(controllerutil.EnqueueHandler(c.queue))
+	_, _ = rsInf.Informer().AddEventHandler(c.rsEvents.Handler())
 	_, _ = podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: c.deletePod,
 	})
@@ -78,83 +80,6 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 func (c *Controller) Run(ctx context.Context, workers int) {
 	controllerutil.StartEvents(ctx, c.broadcaster, c.client)
 	controllerutil.RunWorkers(ctx, "deployment", c.queue, workers, c.sync, c.synced...)
-}
-
-func (c *Controller) enqueue(obj any) {
-	if key, ok := controllerutil.KeyOf(obj); ok {
-		c.queue.Add(key)
-	}
-}
-
-// ownerOf returns the Deployment a ReplicaSet's controller reference points to, if it exists.
-func (c *Controller) ownerOf(namespace string, ref *metav1.OwnerReference) *appsv1.Deployment {
-	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	d, err := c.dLister.Deployments(namespace).Get(ref.Name)
-	if err != nil || d.UID != ref.UID {
-		return nil
-	}
-	return d
-}
-
-// enqueueMatching enqueues the Deployments whose selector matches an orphan ReplicaSet.
-func (c *Controller) enqueueMatching(rs *appsv1.ReplicaSet) {
-	list, err := c.dLister.Deployments(rs.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, d := range list {
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(rs.Labels)) {
-			continue
-		}
-		c.enqueue(d)
-	}
-}
-
-func (c *Controller) addReplicaSet(obj any) {
-	rs := obj.(*appsv1.ReplicaSet)
-	if ref := metav1.GetControllerOf(rs); ref != nil {
-		if d := c.ownerOf(rs.Namespace, ref); d != nil {
-			c.enqueue(d)
-		}
-		return
-	}
-	c.enqueueMatching(rs)
-}
-
-func (c *Controller) updateReplicaSet(oldObj, curObj any) {
-	old, cur := oldObj.(*appsv1.ReplicaSet), curObj.(*appsv1.ReplicaSet)
-	if old.ResourceVersion == cur.ResourceVersion {
-		return
-	}
-	oldRef, curRef := metav1.GetControllerOf(old), metav1.GetControllerOf(cur)
-	refChanged := (oldRef == nil) != (curRef == nil) || (oldRef != nil && oldRef.UID != curRef.UID)
-	if refChanged && oldRef != nil {
-		if d := c.ownerOf(old.Namespace, oldRef); d != nil {
-			c.enqueue(d)
-		}
-	}
-	if curRef != nil {
-		if d := c.ownerOf(cur.Namespace, curRef); d != nil {
-			c.enqueue(d)
-		}
-		return
-	}
-	if refChanged || !labels.Equals(old.Labels, cur.Labels) {
-		c.enqueueMatching(cur)
-	}
-}
-
-func (c *Controller) deleteReplicaSet(obj any) {
-	rs, ok := controllerutil.Tombstone[*appsv1.ReplicaSet](obj)
-	if !ok {
-		return
-	}
-	if d := c.ownerOf(rs.Namespace, metav1.GetControllerOf(rs)); d != nil {
-		c.enqueue(d)
-	}
 }
 
 // deletePod wakes a Recreate Deployment waiting for its old pods to be gone.
@@ -171,7 +96,7 @@ func (c *Controller) deletePod(obj any) {
 	if err != nil || rs.UID != ref.UID {
 		return
 	}
-	if d := c.ownerOf(rs.Namespace, metav1.GetControllerOf(rs)); d != nil && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
-		c.enqueue(d)
+	if d, ok := c.rsEvents.Owner(rs.Namespace, metav1.GetControllerOf(rs)); ok && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+		controllerutil.Enqueue(c.queue, d)
 	}
 }

@@ -49,6 +49,7 @@ type Controller struct {
 	events    record.EventBroadcaster
 	recorder  record.EventRecorder
 	written   *writtenVersions
+	podEvents podendpoint.PodEvents
 }
 
 // New registers the service, pod and endpoints informers and returns the controller.
@@ -68,16 +69,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 		recorder:  recorder,
 		written:   &writtenVersions{rv: map[string]uint64{}},
 	}
-	_, _ = svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueService,
-		UpdateFunc: func(_, obj any) { c.enqueueService(obj) },
-		DeleteFunc: c.enqueueService,
-	})
-	_, _ = podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.onPodAdd,
-		UpdateFunc: c.onPodUpdate,
-		DeleteFunc: c.onPodDelete,
-	})
+	c.podEvents = podendpoint.PodEvents{Services: c.svcLister, Queue: c.queue}
+	_, _ = svcInf.Informer().AddEventHandler(controllerutil.EnqueueHandler(c.queue))
+	_, _ = podInf.Informer().AddEventHandler(c.podEvents.Handler())
 	_, _ = epInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		// Someone deleted an Endpoints object we maintain: put it back.
 		DeleteFunc: func(obj any) {
@@ -94,65 +88,6 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 func (c *Controller) Run(ctx context.Context, workers int) {
 	controllerutil.StartEvents(ctx, c.events, c.client)
 	controllerutil.RunWorkers(ctx, "endpoint", c.queue, workers, c.sync, c.synced...)
-}
-
-func (c *Controller) enqueueService(obj any) {
-	if key, ok := controllerutil.KeyOf(obj); ok {
-		c.queue.Add(key)
-	}
-}
-
-// enqueueServicesOf queues every Service of pod's namespace whose selector matches pod.
-func (c *Controller) enqueueServicesOf(pod *corev1.Pod) {
-	svcs, err := c.svcLister.Services(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, svc := range svcs {
-		if podendpoint.Selects(svc, pod) {
-			c.queue.Add(svc.Namespace + "/" + svc.Name)
-		}
-	}
-}
-
-func (c *Controller) onPodAdd(obj any) {
-	if pod, ok := obj.(*corev1.Pod); ok {
-		c.enqueueServicesOf(pod)
-	}
-}
-
-func (c *Controller) onPodUpdate(oldObj, newObj any) {
-	oldPod, ok1 := oldObj.(*corev1.Pod)
-	newPod, ok2 := newObj.(*corev1.Pod)
-	if !ok1 || !ok2 || oldPod.ResourceVersion == newPod.ResourceVersion {
-		return
-	}
-	labelsChanged := !maps.Equal(oldPod.Labels, newPod.Labels)
-	if !labelsChanged && !endpointRelevantChange(oldPod, newPod) {
-		return
-	}
-	c.enqueueServicesOf(newPod)
-	if labelsChanged {
-		c.enqueueServicesOf(oldPod)
-	}
-}
-
-// endpointRelevantChange reports whether anything an Endpoints entry is built from changed.
-func endpointRelevantChange(a, b *corev1.Pod) bool {
-	return a.Status.PodIP != b.Status.PodIP ||
-		!slices.Equal(a.Status.PodIPs, b.Status.PodIPs) ||
-		podendpoint.IsPodReady(a) != podendpoint.IsPodReady(b) ||
-		(a.DeletionTimestamp == nil) != (b.DeletionTimestamp == nil) ||
-		a.Status.Phase != b.Status.Phase ||
-		a.Spec.NodeName != b.Spec.NodeName ||
-		a.Spec.Hostname != b.Spec.Hostname ||
-		a.Spec.Subdomain != b.Spec.Subdomain
-}
-
-func (c *Controller) onPodDelete(obj any) {
-	if pod, ok := controllerutil.Tombstone[*corev1.Pod](obj); ok {
-		c.enqueueServicesOf(pod)
-	}
 }
 
 // sync makes the Endpoints of the Service key match its pods.

@@ -231,7 +231,7 @@ func TestPodEventsEnqueueMatchingServices(t *testing.T) {
 	old.ResourceVersion = "1"
 	cur := newPod("a", "10.0.0.1", notReady)
 	cur.ResourceVersion = "2"
-	c.onPodUpdate(old, cur)
+	c.podEvents.OnUpdate(old, cur)
 	if c.queue.Len() != 1 {
 		t.Fatalf("queue has %d keys, want only ns/web", c.queue.Len())
 	}
@@ -245,7 +245,7 @@ func TestPodEventsEnqueueMatchingServices(t *testing.T) {
 	moved := cur.DeepCopy()
 	moved.ResourceVersion = "3"
 	otherLabels(moved)
-	c.onPodUpdate(cur, moved)
+	c.podEvents.OnUpdate(cur, moved)
 	if c.queue.Len() != 2 {
 		t.Fatalf("queue has %d keys after relabel, want 2", c.queue.Len())
 	}

@@ -90,16 +90,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		maxPerSlice: o.MaxEndpointsPerSlice,
 		tracker:     newSliceTracker(),
 	}
-	_, _ = svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueKeyOf,
-		UpdateFunc: func(_, obj any) { c.enqueueKeyOf(obj) },
-		DeleteFunc: c.onServiceDelete,
-	})
-	_, _ = podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.onPodAdd,
-		UpdateFunc: c.onPodUpdate,
-		DeleteFunc: c.onPodDelete,
-	})
+	_, _ = svcInf.Informer().AddEventHandler(controllerutil.EnqueueHandler(c.queue, c.tracker.forgetService))
+	_, _ = podInf.Informer().AddEventHandler(podendpoint.PodEvents{Services: c.svcLister, Queue: c.queue}.Handler())
 	_, _ = sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.onSliceChange,
 		UpdateFunc: func(_, obj any) { c.onSliceChange(obj) },
@@ -112,70 +104,6 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 func (c *Controller) Run(ctx context.Context, workers int) {
 	controllerutil.StartEvents(ctx, c.events, c.client)
 	controllerutil.RunWorkers(ctx, "endpoint_slice", c.queue, workers, c.sync, c.synced...)
-}
-
-func (c *Controller) enqueueKeyOf(obj any) {
-	if key, ok := controllerutil.KeyOf(obj); ok {
-		c.queue.Add(key)
-	}
-}
-
-func (c *Controller) onServiceDelete(obj any) {
-	if key, ok := controllerutil.KeyOf(obj); ok {
-		c.tracker.forgetService(key)
-		c.queue.Add(key)
-	}
-}
-
-func (c *Controller) enqueueServicesOf(pod *corev1.Pod) {
-	svcs, err := c.svcLister.Services(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, svc := range svcs {
-		if podendpoint.Selects(svc, pod) {
-			c.queue.Add(svc.Namespace + "/" + svc.Name)
-		}
-	}
-}
-
-func (c *Controller) onPodAdd(obj any) {
-	if pod, ok := obj.(*corev1.Pod); ok {
-		c.enqueueServicesOf(pod)
-	}
-}
-
-func (c *Controller) onPodUpdate(oldObj, newObj any) {
-	oldPod, ok1 := oldObj.(*corev1.Pod)
-	newPod, ok2 := newObj.(*corev1.Pod)
-	if !ok1 || !ok2 || oldPod.ResourceVersion == newPod.ResourceVersion {
-		return
-	}
-	labelsChanged := !maps.Equal(oldPod.Labels, newPod.Labels)
-	if !labelsChanged && !relevantChange(oldPod, newPod) {
-		return
-	}
-	c.enqueueServicesOf(newPod)
-	if labelsChanged {
-		c.enqueueServicesOf(oldPod)
-	}
-}
-
-func relevantChange(a, b *corev1.Pod) bool {
-	return a.Status.PodIP != b.Status.PodIP ||
-		!slices.Equal(a.Status.PodIPs, b.Status.PodIPs) ||
-		podendpoint.IsPodReady(a) != podendpoint.IsPodReady(b) ||
-		(a.DeletionTimestamp == nil) != (b.DeletionTimestamp == nil) ||
-		a.Status.Phase != b.Status.Phase ||
-		a.Spec.NodeName != b.Spec.NodeName ||
-		a.Spec.Hostname != b.Spec.Hostname ||
-		a.Spec.Subdomain != b.Spec.Subdomain
-}
-
-func (c *Controller) onPodDelete(obj any) {
-	if pod, ok := controllerutil.Tombstone[*corev1.Pod](obj); ok {
-		c.enqueueServicesOf(pod)
-	}
 }
 
 // serviceKeyOfSlice returns the key of the Service a slice managed by this controller belongs to.

@@ -172,7 +172,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 		<-ctx.Done()
 		return
 	}
-	if !cache.WaitForNamedCacheSync("garbagecollector", ctx.Done(), c.typedSynced...) {
+	if !controllerutil.WaitForCaches(ctx, "garbagecollector", c.typedSynced...) {
 		return
 	}
 	if err := c.mapper.refresh(); err != nil {

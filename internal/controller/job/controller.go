@@ -97,17 +97,13 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	jobInf := factory.Batch().V1().Jobs()
 	podInf := factory.Core().V1().Pods()
 	events, recorder := controllerutil.NewEventRecorder("job-controller")
-	newQueue := func(name string) workqueue.TypedRateLimitingInterface[string] {
-		return workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: name, Clock: o.Clock})
-	}
 	c := &Controller{
 		client:       client,
 		jobLister:    jobInf.Lister(),
 		podLister:    podInf.Lister(),
 		synced:       []cache.InformerSynced{jobInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		queue:        newQueue("job"),
-		orphanQueue:  newQueue("job_orphan_pod"),
+		queue:        controllerutil.NewQueueWithClock("job", o.Clock),
+		orphanQueue:  controllerutil.NewQueueWithClock("job_orphan_pod", o.Clock),
 		events:       events,
 		recorder:     recorder,
 		clock:        o.Clock,
@@ -117,8 +113,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		backoff:      &backoffStore{records: map[string]backoffRecord{}},
 	}
 	_, _ = jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueJob,
-		UpdateFunc: func(_, obj any) { c.enqueueJob(obj) },
+		AddFunc:    func(obj any) { controllerutil.Enqueue(c.queue, obj) },
+		UpdateFunc: func(_, obj any) { controllerutil.Enqueue(c.queue, obj) },
 		DeleteFunc: c.onJobDelete,
 	})
 	_, _ = podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -140,18 +136,12 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	wg.Wait()
 }
 
-func (c *Controller) enqueueJob(obj any) {
-	if key, ok := controllerutil.KeyOf(obj); ok {
-		c.queue.Add(key)
-	}
-}
-
 func (c *Controller) onJobDelete(obj any) {
 	job, ok := controllerutil.Tombstone[*batchv1.Job](obj)
 	if !ok {
 		return
 	}
-	c.enqueueJob(job)
+	controllerutil.Enqueue(c.queue, job)
 	// Its pods may still carry our finalizer; nobody else will remove it.
 	pods, err := c.podLister.Pods(job.Namespace).List(labels.Everything())
 	if err != nil {

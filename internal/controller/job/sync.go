@@ -207,10 +207,7 @@ func (c *Controller) podsOf(ctx context.Context, job *batchv1.Job) ([]*corev1.Po
 		CanAdopt: controllerutil.RecheckOwner(job, func(ctx context.Context) (metav1.Object, error) {
 			return c.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
 		}),
-		Patch: func(ctx context.Context, ns, name string, patch []byte) error {
-			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, controllerutil.MergePatchType, patch, metav1.PatchOptions{})
-			return err
-		},
+		Patch: controllerutil.PodPatcher(c.client),
 	}
 	return controllerutil.Claim(ctx, m, candidates)
 }

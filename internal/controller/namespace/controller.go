@@ -32,6 +32,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 )
 
 const (
@@ -105,49 +107,24 @@ func (c *Controller) enqueue(obj any) {
 
 // Run processes terminating namespaces until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.queue.ShutDown()
 	if c.metadata == nil {
+		defer c.queue.ShutDown()
 		klog.FromContext(ctx).Error(nil, "namespace controller has no metadata client; namespaces will not be emptied")
 		<-ctx.Done()
 		return
 	}
-	if !cache.WaitForNamedCacheSync("namespace", ctx.Done(), c.synced...) {
-		return
-	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for c.processNext(ctx) {
+	controllerutil.Workers{
+		Name: "namespace", Queue: c.queue, Sync: c.sync, Synced: c.synced,
+		// Content still going away (or a failure): the key is looked at again after a growing
+		// delay. Graceful pod deletions usually end long before their grace period when the
+		// kubelet is alive, so the estimate is not waited for in full.
+		LogError: func(logger klog.Logger, name string, err error) {
+			var remaining *contentRemainingError
+			if !errors.As(err, &remaining) {
+				logger.V(2).Info("namespace deletion failed", "namespace", name, "err", err)
 			}
-		})
-	}
-	wg.Wait()
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	err := c.sync(ctx, name)
-	if err == nil {
-		c.queue.Forget(name)
-		return true
-	}
-	// Content still going away (or a failure): look again after a growing delay. Graceful pod
-	// deletions usually end long before their grace period when the kubelet is alive, so the
-	// estimate is not waited for in full.
-	var remaining *contentRemainingError
-	if !errors.As(err, &remaining) && ctx.Err() == nil {
-		klog.FromContext(ctx).V(2).Info("namespace deletion failed", "namespace", name, "err", err)
-	}
-	c.queue.AddRateLimited(name)
-	return true
+		},
+	}.Run(ctx, workers)
 }
 
 // contentRemainingError says objects are still in the namespace.

@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -81,30 +79,12 @@ func (c *Controller) enqueue(obj interface{}) {
 
 // Run processes nodes until ctx ends. One worker: allocation must see its own earlier choices.
 func (c *Controller) Run(ctx context.Context, _ int) {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return
-	}
-	go wait.UntilWithContext(ctx, func(ctx context.Context) {
-		for c.next(ctx) {
-		}
-	}, time.Second)
-	<-ctx.Done()
-}
-
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		klog.ErrorS(err, "allocating pod CIDR", "node", key)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	controllerutil.Workers{
+		Name: "nodeipam", Queue: c.queue, Sync: c.sync, Synced: []cache.InformerSynced{c.synced},
+		LogError: func(logger klog.Logger, key string, err error) {
+			logger.Error(err, "allocating pod CIDR", "node", key)
+		},
+	}.Run(ctx, 1)
 }
 
 // sync gives node name a free range, unless it has one.

@@ -113,10 +113,6 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		return nil, nil
 	}})
 	events, recorder := controllerutil.NewEventRecorder("node-controller")
-	newQueue := func(name string) workqueue.TypedRateLimitingInterface[string] {
-		return workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: name, Clock: o.Clock})
-	}
 	c := &Controller{
 		client:      client,
 		nodeLister:  nodeInf.Lister(),
@@ -124,8 +120,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		podLister:   podInf.Lister(),
 		podIndexer:  podInf.Informer().GetIndexer(),
 		synced:      []cache.InformerSynced{nodeInf.Informer().HasSynced, leaseInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		nodeQueue:   newQueue("node_lifecycle"),
-		podQueue:    newQueue("taint_eviction"),
+		nodeQueue:   controllerutil.NewQueueWithClock("node_lifecycle", o.Clock),
+		podQueue:    controllerutil.NewQueueWithClock("taint_eviction", o.Clock),
 		events:      events,
 		recorder:    recorder,
 		grace:       o.GracePeriod,

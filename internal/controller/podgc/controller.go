@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 )
 
 const (
@@ -96,7 +98,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 // Run collects garbage every CheckPeriod until ctx is done. Pod GC is a single loop; workers is
 // accepted for the common controller signature and ignored.
 func (c *Controller) Run(ctx context.Context, _ int) {
-	if !cache.WaitForNamedCacheSync("podgc", ctx.Done(), c.synced...) {
+	if !controllerutil.WaitForCaches(ctx, "podgc", c.synced...) {
 		return
 	}
 	t := time.NewTicker(c.opts.CheckPeriod)

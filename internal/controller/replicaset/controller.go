@@ -84,131 +84,30 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 }
 
 func (c *Controller) registerHandlers(ownerInf cache.SharedIndexInformer, podInf coreinformers.PodInformer) {
-	_, _ = ownerInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, cur any) { c.enqueue(cur) },
-		DeleteFunc: func(obj any) {
-			if key, ok := controllerutil.KeyOf(obj); ok {
-				c.expectations.Forget(key)
-				c.queue.Add(key)
-			}
-		},
-	})
-	_, _ = podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.addPod,
-		UpdateFunc: c.updatePod,
-		DeleteFunc: c.deletePod,
-	})
-}
-
-func (c *Controller) enqueue(obj any) {
-	if key, ok := controllerutil.KeyOf(obj); ok {
-		c.queue.Add(key)
-	}
-}
-
-// ownerOf returns the ReplicaSet a controller reference points to, if it still exists.
-func (c *Controller) ownerOf(namespace string, ref *metav1.OwnerReference) *appsv1.ReplicaSet {
-	if ref == nil || ref.Kind != c.kind.Kind || ref.APIVersion != c.kind.GroupVersion().String() {
-		return nil
-	}
-	rs, err := c.owners.get(namespace, ref.Name)
-	if err != nil || rs.UID != ref.UID {
-		return nil
-	}
-	return rs
-}
-
-// enqueueMatching enqueues every ReplicaSet whose selector matches an orphan pod, so one can adopt it.
-func (c *Controller) enqueueMatching(pod *corev1.Pod) {
-	list, err := c.owners.list(pod.Namespace)
-	if err != nil {
-		return
-	}
-	for _, rs := range list {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
-		c.enqueue(rs)
-	}
-}
-
-func (c *Controller) addPod(obj any) {
-	pod := obj.(*corev1.Pod)
-	if pod.DeletionTimestamp != nil {
-		c.deletePod(pod)
-		return
-	}
-	if ref := metav1.GetControllerOf(pod); ref != nil {
-		rs := c.ownerOf(pod.Namespace, ref)
-		if rs == nil {
-			return
-		}
-		key, _ := controllerutil.KeyOf(rs)
-		c.expectations.CreationObserved(key)
-		c.queue.Add(key)
-		return
-	}
-	c.enqueueMatching(pod)
-}
-
-func (c *Controller) updatePod(oldObj, curObj any) {
-	old, cur := oldObj.(*corev1.Pod), curObj.(*corev1.Pod)
-	if old.ResourceVersion == cur.ResourceVersion {
-		return // a resync; nothing changed
-	}
-	labelsChanged := !labels.Equals(old.Labels, cur.Labels)
-	if cur.DeletionTimestamp != nil && old.DeletionTimestamp == nil {
-		// Graceful deletion started: for our purposes the pod is gone now.
-		c.deletePod(cur)
-		if labelsChanged {
-			c.deletePod(old)
-		}
-		return
-	}
-	oldRef, curRef := metav1.GetControllerOf(old), metav1.GetControllerOf(cur)
-	refChanged := !equalRefs(oldRef, curRef)
-	if refChanged && oldRef != nil {
-		if rs := c.ownerOf(old.Namespace, oldRef); rs != nil {
-			c.enqueue(rs)
-		}
-	}
-	if curRef != nil {
-		rs := c.ownerOf(cur.Namespace, curRef)
-		if rs == nil {
-			return
-		}
-		c.enqueue(rs)
+	pods := &controllerutil.OwnedEvents[*corev1.Pod, *appsv1.ReplicaSet]{
+		Queue:        c.queue,
+		OwnerGVK:     c.kind,
+		Get:          c.owners.get,
+		List:         c.owners.list,
+		Selector:     func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector },
+		Expectations: c.expectations,
 		// A pod that just became ready becomes available only minReadySeconds later; look again then.
-		if rs.Spec.MinReadySeconds > 0 && !controllerutil.IsPodReady(old) && controllerutil.IsPodReady(cur) {
-			key, _ := controllerutil.KeyOf(rs)
-			c.queue.AddAfter(key, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
-		}
-		return
+		OnOwnedUpdate: func(rs *appsv1.ReplicaSet, old, cur *corev1.Pod) {
+			controllerutil.RequeueWhenAvailable(c.queue, rs, rs.Spec.MinReadySeconds, old, cur)
+		},
 	}
-	if labelsChanged || refChanged {
-		c.enqueueMatching(cur)
-	}
-}
-
-func (c *Controller) deletePod(obj any) {
-	pod, ok := controllerutil.Tombstone[*corev1.Pod](obj)
-	if !ok {
-		return
-	}
-	rs := c.ownerOf(pod.Namespace, metav1.GetControllerOf(pod))
-	if rs == nil {
-		return
-	}
-	key, _ := controllerutil.KeyOf(rs)
-	c.expectations.DeletionObserved(key, string(pod.UID))
-	c.queue.Add(key)
-}
-
-func equalRefs(a, b *metav1.OwnerReference) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.UID == b.UID
+	_, _ = ownerInf.AddEventHandler(controllerutil.EnqueueHandler(c.queue, c.expectations.Forget))
+	_, _ = podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: pods.OnAdd,
+		UpdateFunc: func(oldObj, curObj any) {
+			old, cur := oldObj.(*corev1.Pod), curObj.(*corev1.Pod)
+			if cur.DeletionTimestamp != nil && old.DeletionTimestamp == nil && !labels.Equals(old.Labels, cur.Labels) {
+				// Graceful deletion started together with a relabel: the owner the old labels
+				// pointed to sees the pod go as well, as upstream's ReplicaSet controller does.
+				pods.OnDelete(old)
+			}
+			pods.OnUpdate(oldObj, curObj)
+		},
+		DeleteFunc: pods.OnDelete,
+	})
 }

@@ -57,10 +57,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		CanAdopt: controllerutil.RecheckOwner(rs, func(ctx context.Context) (metav1.Object, error) {
 			return c.owners.getLive(ctx, ns, name)
 		}),
-		Patch: func(ctx context.Context, ns, name string, patch []byte) error {
-			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, controllerutil.MergePatchType, patch, metav1.PatchOptions{})
-			return err
-		},
+		Patch: controllerutil.PodPatcher(c.client),
 	}
 	pods, err := controllerutil.Claim(ctx, mgr, active)
 	if err != nil {

@@ -58,16 +58,21 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 	c.synced = []cache.InformerSynced{setInf.Informer().HasSynced, podInf.Informer().HasSynced,
 		revInf.Informer().HasSynced, pvcInf.Informer().HasSynced}
 
-	_, _ = setInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, cur any) { c.enqueue(cur) },
-		DeleteFunc: c.enqueue,
-	})
-	_, _ = podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.addPod,
-		UpdateFunc: c.updatePod,
-		DeleteFunc: c.deletePod,
-	})
+	pods := &controllerutil.OwnedEvents[*corev1.Pod, *appsv1.StatefulSet]{
+		Queue:    c.queue,
+		OwnerGVK: controllerKind,
+		Get:      func(ns, name string) (*appsv1.StatefulSet, error) { return c.setLister.StatefulSets(ns).Get(name) },
+		List: func(ns string) ([]*appsv1.StatefulSet, error) {
+			return c.setLister.StatefulSets(ns).List(labels.Everything())
+		},
+		Selector: func(set *appsv1.StatefulSet) *metav1.LabelSelector { return set.Spec.Selector },
+		Adopts:   func(set *appsv1.StatefulSet, pod *corev1.Pod) bool { return isMemberOf(set, pod) },
+		OnOwnedUpdate: func(set *appsv1.StatefulSet, old, cur *corev1.Pod) {
+			controllerutil.RequeueWhenAvailable(c.queue, set, set.Spec.MinReadySeconds, old, cur)
+		},
+	}
+	_, _ = setInf.Informer().AddEventHandler(controllerutil.EnqueueHandler(c.queue))
+	_, _ = podInf.Informer().AddEventHandler(pods.Handler())
 	return c
 }
 
@@ -75,85 +80,4 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 func (c *Controller) Run(ctx context.Context, workers int) {
 	controllerutil.StartEvents(ctx, c.broadcaster, c.client)
 	controllerutil.RunWorkers(ctx, "statefulset", c.queue, workers, c.sync, c.synced...)
-}
-
-func (c *Controller) enqueue(obj any) {
-	if key, ok := controllerutil.KeyOf(obj); ok {
-		c.queue.Add(key)
-	}
-}
-
-func (c *Controller) ownerOf(namespace string, ref *metav1.OwnerReference) *appsv1.StatefulSet {
-	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	set, err := c.setLister.StatefulSets(namespace).Get(ref.Name)
-	if err != nil || set.UID != ref.UID {
-		return nil
-	}
-	return set
-}
-
-func (c *Controller) enqueueMatching(pod *corev1.Pod) {
-	sets, err := c.setLister.StatefulSets(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, set := range sets {
-		sel, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) || !isMemberOf(set, pod) {
-			continue
-		}
-		c.enqueue(set)
-	}
-}
-
-func (c *Controller) addPod(obj any) {
-	pod := obj.(*corev1.Pod)
-	if ref := metav1.GetControllerOf(pod); ref != nil {
-		if set := c.ownerOf(pod.Namespace, ref); set != nil {
-			c.enqueue(set)
-		}
-		return
-	}
-	c.enqueueMatching(pod)
-}
-
-func (c *Controller) updatePod(oldObj, curObj any) {
-	old, cur := oldObj.(*corev1.Pod), curObj.(*corev1.Pod)
-	if old.ResourceVersion == cur.ResourceVersion {
-		return
-	}
-	oldRef, curRef := metav1.GetControllerOf(old), metav1.GetControllerOf(cur)
-	refChanged := (oldRef == nil) != (curRef == nil) || (oldRef != nil && oldRef.UID != curRef.UID)
-	if refChanged && oldRef != nil {
-		if set := c.ownerOf(old.Namespace, oldRef); set != nil {
-			c.enqueue(set)
-		}
-	}
-	if curRef != nil {
-		set := c.ownerOf(cur.Namespace, curRef)
-		if set == nil {
-			return
-		}
-		c.enqueue(set)
-		if set.Spec.MinReadySeconds > 0 && !controllerutil.IsPodReady(old) && controllerutil.IsPodReady(cur) {
-			key, _ := controllerutil.KeyOf(set)
-			c.queue.AddAfter(key, time.Duration(set.Spec.MinReadySeconds)*time.Second+time.Second)
-		}
-		return
-	}
-	if refChanged || !labels.Equals(old.Labels, cur.Labels) {
-		c.enqueueMatching(cur)
-	}
-}
-
-func (c *Controller) deletePod(obj any) {
-	pod, ok := controllerutil.Tombstone[*corev1.Pod](obj)
-	if !ok {
-		return
-	}
-	if set := c.ownerOf(pod.Namespace, metav1.GetControllerOf(pod)); set != nil {
-		c.enqueue(set)
-	}
 }

@@ -74,33 +74,17 @@ func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel
 	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
-	mgr := &controllerutil.RefManager{
-		Owner: set, OwnerGVK: controllerKind, Selector: selector,
-		Filter:   func(o metav1.Object) bool { return isMemberOf(set, o) },
-		CanAdopt: c.recheck(set),
-		Patch: func(ctx context.Context, ns, name string, patch []byte) error {
-			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, controllerutil.MergePatchType, patch, metav1.PatchOptions{})
-			return err
-		},
-	}
+	mgr := c.refManager(set, selector, controllerutil.PodPatcher(c.client))
+	mgr.Filter = func(o metav1.Object) bool { return isMemberOf(set, o) }
 	return controllerutil.Claim(ctx, mgr, all)
 }
 
 func (c *Controller) claimRevisions(ctx context.Context, set *appsv1.StatefulSet, selector labels.Selector) ([]*appsv1.ControllerRevision, error) {
-	all, err := c.revLister.ControllerRevisions(set.Namespace).List(labels.Everything())
-	if err != nil {
-		return nil, fmt.Errorf("listing controllerrevisions: %w", err)
-	}
-	mgr := &controllerutil.RefManager{
-		Owner: set, OwnerGVK: controllerKind, Selector: selector, CanAdopt: c.recheck(set),
-		Patch: func(ctx context.Context, ns, name string, patch []byte) error {
-			_, err := c.client.AppsV1().ControllerRevisions(ns).Patch(ctx, name, controllerutil.MergePatchType, patch, metav1.PatchOptions{})
-			return err
-		},
-	}
-	revs, err := controllerutil.Claim(ctx, mgr, all)
-	controllerutil.SortRevisions(revs)
-	return revs, err
+	return controllerutil.ClaimRevisions(ctx, c.revLister, c.refManager(set, selector, controllerutil.ControllerRevisionPatcher(c.client)))
+}
+
+func (c *Controller) refManager(set *appsv1.StatefulSet, selector labels.Selector, patch controllerutil.Patcher) *controllerutil.RefManager {
+	return &controllerutil.RefManager{Owner: set, OwnerGVK: controllerKind, Selector: selector, CanAdopt: c.recheck(set), Patch: patch}
 }
 
 func (c *Controller) recheck(set *appsv1.StatefulSet) func(context.Context) error {

@@ -1,6 +1,7 @@
 // Package podendpoint holds the rules, shared by the Endpoints and EndpointSlice controllers, that
 // decide whether and how a pod backs a Service: which pods are listed at all, which port a
-// service port resolves to in a pod, and which address family of the pod is used.
+// service port resolves to in a pod, which address family of the pod is used, and which
+// Services a pod event concerns (PodEvents).
 package podendpoint
 
 import (
