@@ -58,7 +58,8 @@ type Options struct {
 	// NodeIP defaults to the IPv4 address of the default route's interface.
 	NodeIP string
 	// ContainerRuntimeEndpoint names an existing CRI socket; empty starts
-	// the agent's own containerd.
+	// the agent's own containerd. With an existing runtime the pod network
+	// config goes to /etc/cni/net.d, where containerd reads it by default.
 	ContainerRuntimeEndpoint string
 	// ListenPort is the agent's HTTPS port for logs/exec/attach/port-forward (default 10250).
 	ListenPort int
@@ -156,7 +157,10 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = 100, 200
+	if cfg.QPS >= 0 {
+		// Pod starts write status at once; client-go's default 5 QPS would queue them.
+		cfg.QPS, cfg.Burst = 100, 200
+	}
 	cfg.UserAgent = "skiff-agent/" + opts.NodeName
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -177,6 +181,10 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	cniConfDir := filepath.Join(opts.DataDir, "cni", "net.d")
+	if endpoint != "" {
+		// An existing runtime reads its own CNI folder: containerd's default.
+		cniConfDir = "/etc/cni/net.d"
+	}
 	var daemon *containerd.Daemon
 	defer func() {
 		if daemon != nil {
@@ -412,10 +420,15 @@ type sources struct {
 	services   corelisters.ServiceLister
 }
 
+// lookupTimeout bounds the API fallback of a cache miss.
+const lookupTimeout = 10 * time.Second
+
 func (s *sources) ConfigMap(ns, name string) (*v1.ConfigMap, error) {
 	cm, err := s.configMaps.ConfigMaps(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		return s.client.CoreV1().ConfigMaps(ns).Get(context.Background(), name, metav1.GetOptions{})
+		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+		defer cancel()
+		return s.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 	}
 	return cm, err
 }
@@ -423,7 +436,9 @@ func (s *sources) ConfigMap(ns, name string) (*v1.ConfigMap, error) {
 func (s *sources) Secret(ns, name string) (*v1.Secret, error) {
 	sec, err := s.secrets.Secrets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		return s.client.CoreV1().Secrets(ns).Get(context.Background(), name, metav1.GetOptions{})
+		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+		defer cancel()
+		return s.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 	}
 	return sec, err
 }

@@ -73,7 +73,7 @@ func Resolve(src Sources, p Pod, c *v1.Container) ([]Var, error) {
 				if optional && isNotFound(err) {
 					continue
 				}
-				return nil, fmt.Errorf("configmap %q not found: %w", from.ConfigMapRef.Name, err)
+				return nil, lookupError("configmap", from.ConfigMapRef.Name, err)
 			}
 			for _, k := range sortedKeys(cm.Data) {
 				if name := from.Prefix + k; validName(name) {
@@ -87,7 +87,7 @@ func Resolve(src Sources, p Pod, c *v1.Container) ([]Var, error) {
 				if optional && isNotFound(err) {
 					continue
 				}
-				return nil, fmt.Errorf("secret %q not found: %w", from.SecretRef.Name, err)
+				return nil, lookupError("secret", from.SecretRef.Name, err)
 			}
 			keys := make([]string, 0, len(s.Data))
 			for k := range s.Data {
@@ -116,7 +116,7 @@ func Resolve(src Sources, p Pod, c *v1.Container) ([]Var, error) {
 		}
 		value, skip, err := valueFrom(src, p, c, e.ValueFrom)
 		if err != nil {
-			return nil, fmt.Errorf("env %s: %w", e.Name, err)
+			return nil, err
 		}
 		if !skip {
 			set(e.Name, value)
@@ -159,7 +159,7 @@ func valueFrom(src Sources, p Pod, c *v1.Container, from *v1.EnvVarSource) (valu
 			if optional && isNotFound(err) {
 				return "", true, nil
 			}
-			return "", false, fmt.Errorf("configmap %q not found: %w", ref.Name, err)
+			return "", false, lookupError("configmap", ref.Name, err)
 		}
 		v, ok := cm.Data[ref.Key]
 		if !ok {
@@ -180,7 +180,7 @@ func valueFrom(src Sources, p Pod, c *v1.Container, from *v1.EnvVarSource) (valu
 			if optional && isNotFound(err) {
 				return "", true, nil
 			}
-			return "", false, fmt.Errorf("secret %q not found: %w", ref.Name, err)
+			return "", false, lookupError("secret", ref.Name, err)
 		}
 		v, ok := s.Data[ref.Key]
 		if !ok {
@@ -452,6 +452,14 @@ func first(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// lookupError words a failed lookup as the kubelet does.
+func lookupError(kind, name string, err error) error {
+	if isNotFound(err) {
+		return fmt.Errorf("%s %q not found", kind, name)
+	}
+	return fmt.Errorf("get %s %q: %w", kind, name, err)
 }
 
 func isNotFound(err error) bool { return apierrors.IsNotFound(err) }

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
 	"time"
 )
 
@@ -54,62 +56,140 @@ func Parse(line []byte) (Entry, bool, error) {
 	return Entry{Time: t, Stream: string(stream), Text: out}, full, nil
 }
 
-// Write copies the log at path to w. With Follow it keeps reading new
-// records until stillRunning reports false (and the file is drained) or
-// ctx ends.
+// Write copies the log at path to w, starting with the files rotated aside
+// from it (path.<timestamp>). With Follow it keeps reading new records
+// (across rotations) until stillRunning reports false and the file is
+// drained, or ctx ends.
 func Write(ctx context.Context, w io.Writer, path string, o Options, stillRunning func() bool) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open log: %w", err)
-	}
-	defer f.Close()
+	files, _ := filepath.Glob(path + ".*")
+	sort.Strings(files)
+	files = append(files, path)
 
-	var start int64
+	// Find where to start: the file and offset of the n-th last line.
+	startFile, startOffset := 0, int64(0)
 	if o.TailLines != nil {
-		if start, err = tailOffset(f, *o.TailLines, o.Since); err != nil {
-			return err
+		remaining := *o.TailLines
+		startFile = len(files) - 1
+		for i := len(files) - 1; i >= 0; i-- {
+			f, err := os.Open(files[i])
+			if err != nil {
+				continue
+			}
+			offset, found, err := tailOffset(f, remaining, o.Since)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			startFile, startOffset = i, offset
+			remaining -= found
+			if remaining <= 0 || offset > 0 {
+				break
+			}
 		}
 	}
-	if _, err := f.Seek(start, io.SeekStart); err != nil {
-		return fmt.Errorf("seek log: %w", err)
-	}
+
 	lw := &limitWriter{w: w, remaining: -1}
 	if o.LimitBytes != nil {
 		lw.remaining = *o.LimitBytes
 	}
-	flusher, _ := w.(interface{ Flush() })
+	st := &stream{w: lw, o: o}
+	for i := startFile; i < len(files)-1; i++ {
+		f, err := os.Open(files[i])
+		if err != nil {
+			continue
+		}
+		offset := int64(0)
+		if i == startFile {
+			offset = startOffset
+		}
+		done, err := st.copyFile(f, offset)
+		f.Close()
+		if err != nil || done {
+			return err
+		}
+	}
+	offset := int64(0)
+	if startFile == len(files)-1 {
+		offset = startOffset
+	}
+	return st.follow(ctx, path, offset, stillRunning)
+}
+
+// stream turns CRI records into output lines, joining partial records.
+type stream struct {
+	w           *limitWriter
+	o           Options
+	partial     bytes.Buffer
+	partialTime time.Time
+}
+
+// copyFile writes the records of f from offset on; done reports the byte limit was hit.
+func (s *stream) copyFile(f *os.File, offset int64) (bool, error) {
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return false, fmt.Errorf("seek log: %w", err)
+	}
 	r := bufio.NewReaderSize(f, 64<<10)
-	var pending []byte // a partial line read before its end was written
-	var partial bytes.Buffer
-	var partialTime time.Time
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 && (err == nil || errors.Is(err, io.EOF)) && bytes.HasSuffix(line, []byte("\n")) {
+			if done, werr := s.record(line); werr != nil || done {
+				return done, werr
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return false, nil
+			}
+			return false, fmt.Errorf("read log: %w", err)
+		}
+	}
+}
+
+// record handles one full line of the log file.
+func (s *stream) record(line []byte) (bool, error) {
+	e, full, err := Parse(line)
+	if err != nil {
+		return false, nil
+	}
+	if !s.o.Since.IsZero() && e.Time.Before(s.o.Since) {
+		return false, nil
+	}
+	if s.partial.Len() == 0 {
+		s.partialTime = e.Time
+	}
+	s.partial.Write(e.Text)
+	if !full {
+		return false, nil
+	}
+	out := s.partial.Bytes()
+	if s.o.Timestamps {
+		out = append([]byte(s.partialTime.UTC().Format(time.RFC3339Nano)+" "), out...)
+	}
+	s.partial.Reset()
+	return s.w.write(out)
+}
+
+// follow reads the current file from offset; with Follow it waits for more,
+// moving to the new file when the runtime reopens it after a rotation.
+func (s *stream) follow(ctx context.Context, path string, offset int64, stillRunning func() bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer func() { f.Close() }()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return fmt.Errorf("seek log: %w", err)
+	}
+	flusher, _ := s.w.w.(interface{ Flush() })
+	r := bufio.NewReaderSize(f, 64<<10)
+	var pending []byte // a line read before its end was written
 	for {
 		chunk, err := r.ReadBytes('\n')
-		if len(chunk) > 0 {
-			pending = append(pending, chunk...)
-		}
+		pending = append(pending, chunk...)
 		if err == nil {
 			line := pending
 			pending = nil
-			e, full, perr := Parse(line)
-			if perr != nil {
-				continue
-			}
-			if !o.Since.IsZero() && e.Time.Before(o.Since) {
-				continue
-			}
-			if partial.Len() == 0 {
-				partialTime = e.Time
-			}
-			partial.Write(e.Text)
-			if !full {
-				continue
-			}
-			out := partial.Bytes()
-			if o.Timestamps {
-				out = append([]byte(partialTime.UTC().Format(time.RFC3339Nano)+" "), out...)
-			}
-			partial.Reset()
-			if done, werr := lw.write(out); werr != nil || done {
+			if done, werr := s.record(line); werr != nil || done {
 				return werr
 			}
 			continue
@@ -117,14 +197,21 @@ func Write(ctx context.Context, w io.Writer, path string, o Options, stillRunnin
 		if !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read log: %w", err)
 		}
-		if !o.Follow {
+		if !s.o.Follow {
 			return nil
 		}
 		if flusher != nil {
 			flusher.Flush()
 		}
-		running := stillRunning == nil || stillRunning()
-		if !running {
+		if rotated(f, path) {
+			next, err := os.Open(path)
+			if err == nil {
+				f.Close()
+				f, r, pending = next, bufio.NewReaderSize(next, 64<<10), nil
+				continue
+			}
+		}
+		if stillRunning != nil && !stillRunning() {
 			// One more pass: the runtime may have written the last lines
 			// just before the container exited.
 			if more, _ := r.Peek(1); len(more) == 0 {
@@ -140,15 +227,24 @@ func Write(ctx context.Context, w io.Writer, path string, o Options, stillRunnin
 	}
 }
 
-// tailOffset returns the offset of the n-th last full line (not older than
-// since), reading the file backwards in blocks.
-func tailOffset(f *os.File, n int64, since time.Time) (int64, error) {
+// rotated reports whether path now names another file than f.
+func rotated(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && !os.SameFile(a, b)
+}
+
+// tailOffset returns the offset of the n-th last full line of f (not older
+// than since), reading the file backwards in blocks, and how many full lines
+// follow that offset. An offset of 0 with found < n means the file holds
+// fewer lines.
+func tailOffset(f *os.File, n int64, since time.Time) (int64, int64, error) {
 	if n < 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	info, err := f.Stat()
 	if err != nil {
-		return 0, fmt.Errorf("stat log: %w", err)
+		return 0, 0, fmt.Errorf("stat log: %w", err)
 	}
 	size := info.Size()
 	const block = 32 << 10
@@ -162,7 +258,7 @@ func tailOffset(f *os.File, n int64, since time.Time) (int64, error) {
 		pos -= readSize
 		chunk := make([]byte, readSize)
 		if _, err := f.ReadAt(chunk, pos); err != nil && !errors.Is(err, io.EOF) {
-			return 0, fmt.Errorf("read log: %w", err)
+			return 0, 0, fmt.Errorf("read log: %w", err)
 		}
 		buf = append(chunk, buf...)
 		if int64(bytes.Count(buf, []byte(" F ")))+1 > n+1 {
@@ -179,7 +275,8 @@ func tailOffset(f *os.File, n int64, since time.Time) (int64, error) {
 	for i := len(lines) - 1; i >= 0; i-- {
 		e, full, err := Parse(lines[i])
 		if err == nil && !since.IsZero() && e.Time.Before(since) {
-			break
+			// Older lines are not wanted: stop here, as if the file began here.
+			return offset, n, nil
 		}
 		if err == nil && full {
 			if count == n {
@@ -189,7 +286,10 @@ func tailOffset(f *os.File, n int64, since time.Time) (int64, error) {
 		}
 		offset -= int64(len(lines[i]))
 	}
-	return offset, nil
+	if offset > 0 {
+		return offset, n, nil
+	}
+	return 0, count, nil
 }
 
 type limitWriter struct {

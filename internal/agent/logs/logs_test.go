@@ -105,3 +105,56 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestRotatedFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0.log")
+	line := func(s string) string { return "2024-05-01T10:00:00.000000000Z stdout F " + s + "\n" }
+	_ = os.WriteFile(path+".20240501-100000.000", []byte(line("a")+line("b")), 0o644)
+	_ = os.WriteFile(path+".20240501-100001.000", []byte(line("c")), 0o644)
+	_ = os.WriteFile(path, []byte(line("d")+line("e")), 0o644)
+	for _, tc := range []struct {
+		tail *int64
+		want string
+	}{
+		{nil, "a\nb\nc\nd\ne\n"},
+		{ptr(2), "d\ne\n"},
+		{ptr(3), "c\nd\ne\n"},
+		{ptr(4), "b\nc\nd\ne\n"},
+		{ptr(10), "a\nb\nc\nd\ne\n"},
+	} {
+		var out bytes.Buffer
+		if err := Write(context.Background(), &out, path, Options{TailLines: tc.tail}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tc.want {
+			t.Errorf("tail %v: got %q, want %q", tc.tail, out.String(), tc.want)
+		}
+	}
+
+	// Following continues in the new file after a rotation.
+	var out syncBuffer
+	running := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Write(context.Background(), &out, path, Options{Follow: true, TailLines: ptr(0)}, func() bool {
+			select {
+			case <-running:
+				return false
+			default:
+				return true
+			}
+		})
+	}()
+	time.Sleep(200 * time.Millisecond)
+	_ = os.Rename(path, path+".20240501-100002.000")
+	_ = os.WriteFile(path, []byte(line("f")), 0o644)
+	time.Sleep(300 * time.Millisecond)
+	close(running)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "f\n" {
+		t.Errorf("follow across rotation: %q", out.String())
+	}
+}

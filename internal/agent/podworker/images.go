@@ -28,6 +28,7 @@ func (m *Manager) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container)
 	present, err := m.cfg.Runtime.Images.ImageStatus(ctx, &criapi.ImageStatusRequest{Image: spec})
 	have := err == nil && present.Image != nil
 	if have && policy != v1.PullAlways {
+		m.cfg.Recorder.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
 		return present.Image.Id, imageUID(present.Image), nil
 	}
 	if !have && policy == v1.PullNever {

@@ -344,6 +344,10 @@ func (m *Manager) garbageCollect(ctx context.Context, st *runtimeState, pod *v1.
 		}
 		if c.status != nil && c.status.LogPath != "" {
 			_ = os.Remove(c.status.LogPath)
+			rotated, _ := filepath.Glob(c.status.LogPath + ".*")
+			for _, r := range rotated {
+				_ = os.Remove(r)
+			}
 		}
 		_ = os.Remove(m.terminationLogPath(pod, c.name, c.restartCount))
 		m.forgetContainer(c.id)

@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -76,6 +78,7 @@ type Manager struct {
 	workers      map[types.UID]*worker
 	exitedStatus map[string]*criapi.ContainerStatus
 	synced       bool
+	dirsChecked  bool
 	orphans      map[types.UID]bool
 	fingerprints map[types.UID]string
 }
@@ -124,8 +127,11 @@ func (m *Manager) Run(ctx context.Context) {
 	m.mu.Unlock()
 	t := time.NewTicker(m.cfg.RelistPeriod)
 	defer t.Stop()
-	for {
-		m.relist(ctx)
+	for i := 0; ; i++ {
+		containers := m.relist(ctx)
+		if i%10 == 0 {
+			m.rotateLogs(ctx, containers)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -185,13 +191,6 @@ func (m *Manager) NotifyConfig(kind, namespace, name string) {
 	}
 }
 
-// PodCount is the number of pods with a worker.
-func (m *Manager) PodCount() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.workers)
-}
-
 func (m *Manager) notify(uid types.UID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -218,18 +217,19 @@ func (m *Manager) workerDone(uid types.UID) {
 }
 
 // relist lists all sandboxes and containers once, wakes the workers of pods
-// whose runtime state changed, and removes sandboxes of unknown pods.
-func (m *Manager) relist(ctx context.Context) {
+// whose runtime state changed, and removes sandboxes of unknown pods. It
+// returns the containers it saw.
+func (m *Manager) relist(ctx context.Context) []*criapi.Container {
 	sbs, err := m.cfg.Runtime.ListPodSandbox(ctx, &criapi.ListPodSandboxRequest{Filter: &criapi.PodSandboxFilter{LabelSelector: map[string]string{LabelManagedBy: "true"}}})
 	if err != nil {
 		if ctx.Err() == nil {
 			m.cfg.Log.Warn("relist sandboxes", "err", err)
 		}
-		return
+		return nil
 	}
 	cs, err := m.cfg.Runtime.ListContainers(ctx, &criapi.ListContainersRequest{Filter: &criapi.ContainerFilter{LabelSelector: map[string]string{LabelManagedBy: "true"}}})
 	if err != nil {
-		return
+		return nil
 	}
 	prints := map[types.UID][]string{}
 	meta := map[types.UID]*criapi.PodSandboxMetadata{}
@@ -243,6 +243,17 @@ func (m *Manager) relist(ctx context.Context) {
 		prints[uid] = append(prints[uid], containerPrint(c.Id, c.State))
 	}
 	m.mu.Lock()
+	if m.synced && !m.dirsChecked {
+		m.dirsChecked = true
+		known := map[types.UID]bool{}
+		for uid := range m.workers {
+			known[uid] = true
+		}
+		for uid := range prints {
+			known[uid] = true
+		}
+		go m.removeOrphanDirs(known)
+	}
 	var orphans []types.UID
 	for uid, p := range prints {
 		fp := fingerprint(p)
@@ -272,6 +283,38 @@ func (m *Manager) relist(ctx context.Context) {
 			m.mu.Unlock()
 		}()
 	}
+	return cs.Containers
+}
+
+// removeOrphanDirs removes pod folders and log folders of pods that have
+// neither a worker nor anything in the runtime (left when the agent stopped
+// half-way through a cleanup).
+func (m *Manager) removeOrphanDirs(known map[types.UID]bool) {
+	if entries, err := os.ReadDir(m.cfg.Volumes.Dir); err == nil {
+		for _, e := range entries {
+			if uid := types.UID(e.Name()); !known[uid] && !m.hasWorker(uid) {
+				m.cfg.Log.Info("removing leftover pod folder", "uid", uid)
+				if err := m.cfg.Volumes.Teardown(uid); err != nil {
+					m.cfg.Log.Warn("remove leftover pod folder", "uid", uid, "err", err)
+				}
+			}
+		}
+	}
+	if entries, err := os.ReadDir(m.cfg.LogRoot); err == nil {
+		for _, e := range entries {
+			name := e.Name()
+			if uid := types.UID(name[strings.LastIndex(name, "_")+1:]); !known[uid] && !m.hasWorker(uid) {
+				_ = os.RemoveAll(filepath.Join(m.cfg.LogRoot, name))
+			}
+		}
+	}
+}
+
+func (m *Manager) hasWorker(uid types.UID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.workers[uid]
+	return ok
 }
 
 func sandboxPrint(id string, state criapi.PodSandboxState) string  { return "s" + id + state.String() }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -504,14 +503,4 @@ func allContainers(pod *v1.Pod) []v1.Container {
 	out := make([]v1.Container, 0, len(pod.Spec.InitContainers)+len(pod.Spec.Containers))
 	out = append(out, pod.Spec.InitContainers...)
 	return append(out, pod.Spec.Containers...)
-}
-
-// sortedNames returns map keys in order (for deterministic output).
-func sortedNames[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

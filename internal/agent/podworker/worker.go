@@ -58,12 +58,44 @@ func (w *worker) start(ctx context.Context) {
 
 func (w *worker) update(pod *v1.Pod, gone bool) {
 	w.mu.Lock()
+	old := w.pod
 	w.pod = pod
 	if gone {
 		w.gone = true
 	}
 	w.mu.Unlock()
+	// The echo of the worker's own status write changes nothing it acts on.
+	if !gone && old != nil && !needsSync(old, pod) {
+		return
+	}
 	w.kick()
+}
+
+// needsSync reports whether a pod update changes what the worker acts on:
+// its spec, deletion, labels or annotations (downward API), or its status
+// written by someone else (readiness gates, a finished phase).
+func needsSync(old, cur *v1.Pod) bool {
+	if !apiequality.Semantic.DeepEqual(old.DeletionTimestamp, cur.DeletionTimestamp) ||
+		!apiequality.Semantic.DeepEqual(old.Labels, cur.Labels) ||
+		!apiequality.Semantic.DeepEqual(old.Annotations, cur.Annotations) ||
+		!apiequality.Semantic.DeepEqual(old.Spec, cur.Spec) {
+		return true
+	}
+	if cur.Status.Phase != old.Status.Phase && (cur.Status.Phase == v1.PodSucceeded || cur.Status.Phase == v1.PodFailed) {
+		return true
+	}
+	return !apiequality.Semantic.DeepEqual(foreignConditions(old), foreignConditions(cur))
+}
+
+func foreignConditions(pod *v1.Pod) []v1.PodCondition {
+	owned := map[v1.PodConditionType]bool{v1.PodReadyToStartContainers: true, v1.PodInitialized: true, v1.ContainersReady: true, v1.PodReady: true}
+	var out []v1.PodCondition
+	for _, c := range pod.Status.Conditions {
+		if !owned[c.Type] {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (w *worker) kick() {
@@ -224,9 +256,14 @@ func (w *worker) createSandbox(ctx context.Context, pod *v1.Pod, st *runtimeStat
 		return nil, false
 	}
 	w.sandboxErr = 0
-	for _, old := range st.sandboxes {
+	// Keep the previous sandbox (stopped) with its containers: their restart
+	// counts and last states carry over to the new sandbox's containers.
+	// Older ones go.
+	for i, old := range st.sandboxes {
 		_, _ = m.cfg.Runtime.StopPodSandbox(ctx, &criapi.StopPodSandboxRequest{PodSandboxId: old.Id})
-		_, _ = m.cfg.Runtime.RemovePodSandbox(ctx, &criapi.RemovePodSandboxRequest{PodSandboxId: old.Id})
+		if i > 0 {
+			_, _ = m.cfg.Runtime.RemovePodSandbox(ctx, &criapi.RemovePodSandboxRequest{PodSandboxId: old.Id})
+		}
 	}
 	if attempt > 0 {
 		m.cfg.Recorder.Event(pod, v1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")

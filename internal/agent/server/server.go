@@ -271,13 +271,16 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing command", http.StatusBadRequest)
 		return
 	}
+	o := parseStreamOptions(q)
 	resp, err := s.cfg.Runtime.Exec(r.Context(), &criapi.ExecRequest{
-		ContainerId: st.Id, Cmd: cmd,
-		Tty: boolParam(q, "tty"), Stdin: boolParam(q, "input") || boolParam(q, "stdin"),
-		Stdout: boolParam(q, "output") || boolParam(q, "stdout"), Stderr: boolParam(q, "error") || boolParam(q, "stderr"),
+		ContainerId: st.Id, Cmd: cmd, Tty: o.tty, Stdin: o.stdin, Stdout: o.stdout, Stderr: o.stderr,
 	})
 	if err != nil {
 		http.Error(w, fmt.Sprintf("exec: %v", err), http.StatusInternalServerError)
+		return
+	}
+	if wantsRemoteCommandWebSocket(r) {
+		s.translateRemoteCommand(w, r, resp.Url, o)
 		return
 	}
 	s.proxyStream(w, r, resp.Url)
@@ -290,12 +293,16 @@ func (s *Server) attach(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), code)
 		return
 	}
+	o := parseStreamOptions(q)
 	resp, err := s.cfg.Runtime.Attach(r.Context(), &criapi.AttachRequest{
-		ContainerId: st.Id, Tty: boolParam(q, "tty"), Stdin: boolParam(q, "input") || boolParam(q, "stdin"),
-		Stdout: boolParam(q, "output") || boolParam(q, "stdout"), Stderr: boolParam(q, "error") || boolParam(q, "stderr"),
+		ContainerId: st.Id, Tty: o.tty, Stdin: o.stdin, Stdout: o.stdout, Stderr: o.stderr,
 	})
 	if err != nil {
 		http.Error(w, fmt.Sprintf("attach: %v", err), http.StatusInternalServerError)
+		return
+	}
+	if wantsRemoteCommandWebSocket(r) {
+		s.translateRemoteCommand(w, r, resp.Url, o)
 		return
 	}
 	s.proxyStream(w, r, resp.Url)
@@ -326,6 +333,10 @@ func (s *Server) portForward(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.cfg.Runtime.PortForward(r.Context(), &criapi.PortForwardRequest{PodSandboxId: sbs.Items[0].Id, Port: ports})
 	if err != nil {
 		http.Error(w, fmt.Sprintf("port-forward: %v", err), http.StatusInternalServerError)
+		return
+	}
+	if wantsTunnel(r) {
+		s.tunnelPortForward(w, r, resp.Url)
 		return
 	}
 	s.proxyStream(w, r, resp.Url)
@@ -387,6 +398,17 @@ func readerWithBuffer(buf *bufio.Reader, conn net.Conn) io.Reader {
 		return io.MultiReader(io.LimitReader(buf, int64(buf.Buffered())), conn)
 	}
 	return conn
+}
+
+// parseStreamOptions reads the stdio flags kubectl sends (stdin/stdout/
+// stderr/tty, or the older input/output/error).
+func parseStreamOptions(q url.Values) streamOptions {
+	return streamOptions{
+		stdin:  boolParam(q, "input") || boolParam(q, "stdin"),
+		stdout: boolParam(q, "output") || boolParam(q, "stdout"),
+		stderr: boolParam(q, "error") || boolParam(q, "stderr"),
+		tty:    boolParam(q, "tty"),
+	}
 }
 
 func boolParam(q url.Values, name string) bool {

@@ -19,7 +19,7 @@ import (
 const Ref = "docker.io/skiff/testapp:1"
 
 // tools are the names the program also answers to, linked in /bin.
-var tools = []string{"sh", "cat", "echo", "sleep", "hostname", "env", "touch", "rm", "ls", "id", "write", "wget", "exit", "memhog", "serve", "tar"}
+var tools = []string{"sh", "cat", "echo", "sleep", "hostname", "env", "touch", "rm", "ls", "id", "write", "wget", "exit", "memhog", "serve", "tar", "spam", "hang"}
 
 // Build compiles the app (needs the Go toolchain, as tests do) and writes
 // the image as an OCI archive to out.

@@ -78,6 +78,12 @@ func (m *Manager) Setup(ctx context.Context, pod *v1.Pod, podIPs, hostIPs []stri
 			errs = append(errs, fmt.Errorf("volume %q: %w", vol.Name, err))
 			continue
 		}
+		if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil && vol.HostPath == nil {
+			if err := applyFSGroup(mnt.HostPath, *sc.FSGroup); err != nil {
+				errs = append(errs, fmt.Errorf("volume %q: fsGroup: %w", vol.Name, err))
+				continue
+			}
+		}
 		out[vol.Name] = mnt
 	}
 	return out, errors.Join(errs...)
@@ -334,12 +340,17 @@ func (m *Manager) claimPath(ctx context.Context, ns, claim string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("persistentvolumeclaim %q: %w", claim, err)
 	}
-	if pvc.Spec.VolumeName == "" || pvc.Status.Phase == v1.ClaimPending {
+	if pvc.Spec.VolumeName == "" {
 		return "", fmt.Errorf("persistentvolumeclaim %q is not bound yet", claim)
 	}
 	pv, err := m.Client.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("persistentvolume %q: %w", pvc.Spec.VolumeName, err)
+	}
+	// A claim naming its volume is usable before the binder marks it Bound,
+	// unless the volume is bound to another claim.
+	if ref := pv.Spec.ClaimRef; ref != nil && (ref.Namespace != ns || ref.Name != claim || (ref.UID != "" && ref.UID != pvc.UID)) {
+		return "", fmt.Errorf("persistentvolume %q is bound to another claim (%s/%s)", pv.Name, ref.Namespace, ref.Name)
 	}
 	var path string
 	switch {
@@ -518,6 +529,42 @@ func SubPath(base, sub string) (string, error) {
 		return "", fmt.Errorf("subPath %q leaves the volume", sub)
 	}
 	return resolved, nil
+}
+
+// applyFSGroup gives the pod's fsGroup the volume, as upstream does for
+// volumes that support ownership management: files and folders get the
+// group, group read (and write, for writable files) and setgid folders so
+// new files inherit it. A volume whose root already has the group is left
+// alone (upstream's OnRootMismatch).
+func applyFSGroup(root string, gid int64) error {
+	info, err := os.Stat(root)
+	if err != nil {
+		return err
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int64(st.Gid) == gid && info.Mode()&os.ModeSetgid != 0 {
+		return nil
+	}
+	return filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if info.Mode()&os.ModeSymlink != 0 {
+			return nil
+		}
+		if err := os.Lchown(path, -1, int(gid)); err != nil {
+			return err
+		}
+		mode := info.Mode()
+		switch {
+		case info.IsDir():
+			mode |= os.ModeSetgid | 0o070
+		case mode&0o200 != 0:
+			mode |= 0o060
+		default:
+			mode |= 0o040
+		}
+		return os.Chmod(path, mode)
+	})
 }
 
 func findContainer(pod *v1.Pod, name string) *v1.Container {

@@ -62,7 +62,26 @@ func run(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) 
 			keep = append(keep, b)
 		}
 		fmt.Fprintln(stdout, "allocated", len(keep))
-		select {}
+		return waitForSignal()
+	case "spam":
+		// spam N: write N lines of 1 KiB, then sleep (log rotation tests).
+		n := 1000
+		if len(args) > 0 {
+			n, _ = strconv.Atoi(args[0])
+		}
+		line := strings.Repeat("x", 1023) + "\n"
+		for i := 0; i < n; i++ {
+			_, _ = io.WriteString(stdout, line)
+		}
+		fmt.Fprintln(stdout, "spam done")
+		return waitForSignal()
+	case "hang":
+		// hang: ignore SIGTERM and SIGINT; only SIGKILL ends it (grace period tests).
+		signal.Ignore(syscall.SIGTERM, syscall.SIGINT)
+		fmt.Fprintln(stdout, "ignoring SIGTERM")
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "sleep":
 		d := time.Duration(1 << 62)
 		if len(args) > 0 {
@@ -383,4 +402,13 @@ func tarTool(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "tar: need -c or -x")
 	return 2
+}
+
+// waitForSignal blocks until SIGTERM or SIGINT (a bare select{} would be a
+// deadlock for the Go runtime when no other goroutine exists).
+func waitForSignal() int {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	return 0
 }

@@ -1,0 +1,733 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	criapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/skiff-sh/skiff/internal/agent/cri"
+	"github.com/skiff-sh/skiff/internal/agent/images"
+	"github.com/skiff-sh/skiff/internal/agent/testimage"
+	"github.com/skiff-sh/skiff/test/e2e/framework"
+)
+
+const (
+	agentNS      = "agent-e2e"
+	agentTimeout = 60 * time.Second
+)
+
+// agentRequirements skips unless this machine can run real containers.
+func agentRequirements(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("e2e: runs a real server with its node agent and containerd")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("e2e: the node agent needs root (it runs containerd, mounts and iptables)")
+	}
+	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "runc", "iptables"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("e2e: %s is not installed (run hack/setup.sh)", bin)
+		}
+	}
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		if _, err := os.Stat("/opt/cni/bin/bridge"); err != nil {
+			t.Skip("e2e: the CNI plugins are not installed (run hack/setup.sh)")
+		}
+	}
+}
+
+// TestAgent runs real pods through a server's in-process node agent on
+// containerd: the issue's "done when" list, in one cluster.
+func TestAgent(t *testing.T) {
+	agentRequirements(t)
+	dataDir := t.TempDir()
+	// The test image goes through the auto-import folder read at agent start.
+	importDir := images.AutoImportDir(filepath.Join(dataDir, "agent"))
+	if err := os.MkdirAll(importDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := testimage.Build(context.Background(), filepath.Join(importDir, "testapp.tar")); err != nil {
+		t.Fatalf("build test image: %v", err)
+	}
+	s := framework.Start(t, framework.Options{Agent: true, DataDir: dataDir})
+	c := s.Client
+	node := agentWaitNode(t, c)
+	t.Cleanup(func() { agentDeleteAll(t, c) })
+	if _, err := c.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: agentNS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	agentWaitServiceAccount(t, c)
+
+	t.Run("DeploymentServesHTTP", func(t *testing.T) { testAgentDeployment(t, c) })
+	t.Run("TwoContainersShareNetworkAndVolume", func(t *testing.T) { testAgentTwoContainers(t, c, node) })
+	t.Run("LogsExecPortForward", func(t *testing.T) { testAgentStreaming(t, s, node) })
+	t.Run("RestartOnKill", func(t *testing.T) { testAgentRestartOnKill(t, c, node) })
+	t.Run("LivenessRestart", func(t *testing.T) { testAgentLiveness(t, s, node) })
+	t.Run("CrashLoopBackOff", func(t *testing.T) { testAgentCrashLoop(t, s, node) })
+	t.Run("OOMKilled", func(t *testing.T) { testAgentOOM(t, c, node) })
+	t.Run("Readiness", func(t *testing.T) { testAgentReadiness(t, s, node) })
+	t.Run("ConfigMapAndSecret", func(t *testing.T) { testAgentConfig(t, s, node) })
+	t.Run("AgentRestartKeepsContainers", func(t *testing.T) { testAgentRestart(t, s, node) })
+	t.Run("DeleteLeavesNothing", func(t *testing.T) { testAgentCleanup(t, s) })
+}
+
+// agentWaitNode waits for the agent's Ready node. Until the server
+// allocates pod CIDRs itself, the test gives the node one.
+func agentWaitNode(t *testing.T, c kubernetes.Interface) string {
+	t.Helper()
+	var name string
+	start := time.Now()
+	framework.Eventually(t, agentTimeout, "the agent's node to be Ready", func() (bool, error) {
+		nodes, err := c.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err != nil || len(nodes.Items) == 0 {
+			return false, err
+		}
+		n := &nodes.Items[0]
+		name = n.Name
+		if n.Spec.PodCIDR == "" && time.Since(start) > 5*time.Second {
+			n.Spec.PodCIDR = "10.42.0.0/24"
+			_, _ = c.CoreV1().Nodes().Update(context.Background(), n, metav1.UpdateOptions{})
+			return false, fmt.Errorf("node %s had no pod CIDR: assigned one", n.Name)
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("node %s not ready", n.Name)
+	})
+	return name
+}
+
+// agentWaitServiceAccount gives the namespace controller a moment to make
+// the default ServiceAccount that pods are admitted with.
+func agentWaitServiceAccount(t *testing.T, c kubernetes.Interface) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := c.CoreV1().ServiceAccounts(agentNS).Get(context.Background(), "default", metav1.GetOptions{}); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func agentDeleteAll(t *testing.T, c kubernetes.Interface) {
+	ctx := context.Background()
+	_ = c.AppsV1().Deployments(agentNS).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+	_ = c.AppsV1().ReplicaSets(agentNS).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+	_ = c.CoreV1().Pods(agentNS).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](1)}, metav1.ListOptions{})
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		pods, err := c.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		if err == nil && len(pods.Items) == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("pods still present after cleanup")
+}
+
+func agentPod(name, node string, containers ...corev1.Container) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: agentNS, Labels: map[string]string{"test": name}},
+		Spec: corev1.PodSpec{
+			NodeName:                      node,
+			TerminationGracePeriodSeconds: ptr.To[int64](5),
+			Containers:                    containers,
+		},
+	}
+}
+
+func agentContainer(name string, args ...string) corev1.Container {
+	return corev1.Container{Name: name, Image: testimage.Ref, Args: args, ImagePullPolicy: corev1.PullIfNotPresent}
+}
+
+func agentCreate(t *testing.T, c kubernetes.Interface, pod *corev1.Pod) {
+	t.Helper()
+	if _, err := c.CoreV1().Pods(pod.Namespace).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create pod %s: %v", pod.Name, err)
+	}
+}
+
+func agentGet(t *testing.T, c kubernetes.Interface, name string) *corev1.Pod {
+	t.Helper()
+	pod, err := c.CoreV1().Pods(agentNS).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get pod %s: %v", name, err)
+	}
+	return pod
+}
+
+func agentReady(pod *corev1.Pod) bool {
+	for _, cond := range pod.Status.Conditions {
+		if cond.Type == corev1.PodReady {
+			return cond.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// agentWaitPod polls the pod until cond holds.
+func agentWaitPod(t *testing.T, c kubernetes.Interface, name, what string, timeout time.Duration, cond func(*corev1.Pod) bool) *corev1.Pod {
+	t.Helper()
+	var pod *corev1.Pod
+	framework.Eventually(t, timeout, fmt.Sprintf("pod %s: %s", name, what), func() (bool, error) {
+		var err error
+		pod, err = c.CoreV1().Pods(agentNS).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if cond(pod) {
+			return true, nil
+		}
+		return false, fmt.Errorf("phase %s, statuses %s", pod.Status.Phase, agentStatuses(pod))
+	})
+	return pod
+}
+
+func agentStatuses(pod *corev1.Pod) string {
+	var parts []string
+	for _, s := range pod.Status.ContainerStatuses {
+		state := "?"
+		switch {
+		case s.State.Running != nil:
+			state = "running"
+		case s.State.Waiting != nil:
+			state = "waiting:" + s.State.Waiting.Reason + " " + s.State.Waiting.Message
+		case s.State.Terminated != nil:
+			state = fmt.Sprintf("terminated:%s(%d)", s.State.Terminated.Reason, s.State.Terminated.ExitCode)
+		}
+		parts = append(parts, fmt.Sprintf("%s=%s restarts=%d ready=%v", s.Name, state, s.RestartCount, s.Ready))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func agentRunningReady(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodRunning && agentReady(pod) && pod.Status.PodIP != ""
+}
+
+func agentHTTP(url string) (string, error) {
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(body), fmt.Errorf("%s: status %d", url, resp.StatusCode)
+	}
+	return string(body), err
+}
+
+func testAgentDeployment(t *testing.T, c kubernetes.Interface) {
+	labels := map[string]string{"app": "web"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: agentNS},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](3),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: ptr.To[int64](5),
+					Containers: []corev1.Container{{
+						Name: "web", Image: testimage.Ref, ImagePullPolicy: corev1.PullIfNotPresent,
+						Ports:          []corev1.ContainerPort{{ContainerPort: 8080}},
+						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1},
+					}},
+				},
+			},
+		},
+	}
+	if _, err := c.AppsV1().Deployments(agentNS).Create(context.Background(), dep, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create deployment: %v", err)
+	}
+	var pods []corev1.Pod
+	framework.Eventually(t, 90*time.Second, "3 web pods Running and Ready", func() (bool, error) {
+		list, err := c.CoreV1().Pods(agentNS).List(context.Background(), metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return false, err
+		}
+		pods = pods[:0]
+		for _, p := range list.Items {
+			if agentRunningReady(&p) {
+				pods = append(pods, p)
+			}
+		}
+		return len(pods) == 3, fmt.Errorf("%d of %d pods running and ready", len(pods), len(list.Items))
+	})
+	seen := map[string]bool{}
+	for _, p := range pods {
+		body, err := agentHTTP("http://" + p.Status.PodIP + ":8080/")
+		if err != nil {
+			t.Fatalf("pod %s at %s does not answer: %v", p.Name, p.Status.PodIP, err)
+		}
+		if want := "hostname: " + p.Name; !strings.Contains(body, want) {
+			t.Errorf("pod %s answered %q, want %q", p.Name, body, want)
+		}
+		if seen[p.Status.PodIP] {
+			t.Errorf("two pods share IP %s", p.Status.PodIP)
+		}
+		seen[p.Status.PodIP] = true
+	}
+	if err := c.AppsV1().Deployments(agentNS).Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete deployment: %v", err)
+	}
+}
+
+func testAgentTwoContainers(t *testing.T, c kubernetes.Interface, node string) {
+	web := agentContainer("web")
+	web.VolumeMounts = []corev1.VolumeMount{{Name: "shared", MountPath: "/shared"}}
+	side := agentContainer("side", "serve", "--port=9090")
+	side.VolumeMounts = []corev1.VolumeMount{{Name: "shared", MountPath: "/data"}}
+	side.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"write", "/data/note", "written-by-side"}}}}
+	pod := agentPod("duo", node, web, side)
+	pod.Spec.Volumes = []corev1.Volume{{Name: "shared", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	agentCreate(t, c, pod)
+	p := agentWaitPod(t, c, "duo", "running and ready", agentTimeout, agentRunningReady)
+	// web reaches side over the pod's localhost.
+	body, err := agentHTTP("http://" + p.Status.PodIP + ":8080/get?url=http://127.0.0.1:9090/")
+	if err != nil || !strings.Contains(body, "hostname: duo") {
+		t.Fatalf("web -> side over localhost: %q, %v", body, err)
+	}
+	body, err = agentHTTP("http://" + p.Status.PodIP + ":8080/file?path=/shared/note")
+	if err != nil || body != "written-by-side" {
+		t.Fatalf("file written by side, read by web through the emptyDir: %q, %v", body, err)
+	}
+}
+
+func testAgentStreaming(t *testing.T, s *framework.Server, node string) {
+	c := s.Client
+	pod := agentPod("stream", node, agentContainer("web"))
+	pod.Spec.Containers[0].Stdin = true
+	pod.Spec.Containers[0].TTY = true
+	agentCreate(t, c, pod)
+	p := agentWaitPod(t, c, "stream", "running", agentTimeout, agentRunningReady)
+	if _, err := agentHTTP("http://" + p.Status.PodIP + ":8080/from-the-test"); err != nil {
+		t.Fatal(err)
+	}
+
+	framework.Eventually(t, 10*time.Second, "logs", func() (bool, error) {
+		out, err := s.Kubectl(t, "-n", agentNS, "logs", "stream")
+		return err == nil && strings.Contains(out, "listening on :8080") && strings.Contains(out, "GET /from-the-test"), fmt.Errorf("%s %v", out, err)
+	})
+	out := s.MustKubectl(t, "-n", agentNS, "logs", "stream", "--tail=1", "--timestamps")
+	if !strings.Contains(out, "GET /from-the-test") || !strings.Contains(out, "Z ") {
+		t.Errorf("logs --tail=1 --timestamps: %q", out)
+	}
+	// The same through the machine's stock kubectl, a client skiff did not build.
+	if stock, err := exec.LookPath("kubectl"); err == nil {
+		cmd := exec.Command(stock, "--kubeconfig", s.Kubeconfig, "-n", agentNS, "exec", "stream", "--", "hostname")
+		if got, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "stream" {
+			t.Errorf("stock kubectl exec: %q %v", got, err)
+		}
+	}
+
+	// logs -f streams lines written after it started.
+	follow := exec.Command(framework.Binary(t), "kubectl", "--kubeconfig", s.Kubeconfig, "-n", agentNS, "logs", "-f", "stream")
+	var followOut agentSyncBuffer
+	follow.Stdout, follow.Stderr = &followOut, &followOut
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, 15*time.Second, "logs -f to show a new request", func() (bool, error) {
+		_, _ = agentHTTP("http://" + p.Status.PodIP + ":8080/followed")
+		return strings.Contains(followOut.String(), "GET /followed"), fmt.Errorf("%q", followOut.String())
+	})
+	_ = follow.Process.Kill()
+	_ = follow.Wait()
+
+	out = s.MustKubectl(t, "-n", agentNS, "exec", "stream", "--", "cat", "/etc/hostname")
+	if strings.TrimSpace(out) != "stream" {
+		t.Errorf("exec cat /etc/hostname = %q, want the pod name", out)
+	}
+	if _, err := s.Kubectl(t, "-n", agentNS, "exec", "stream", "--", "exit", "3"); err == nil {
+		t.Errorf("exec of a failing command must fail")
+	}
+
+	// exec -it under a real pty, driven by script(1).
+	if _, err := exec.LookPath("script"); err == nil {
+		cmdline := fmt.Sprintf("%s kubectl --kubeconfig %s -n %s exec -it stream -- sh", framework.Binary(t), s.Kubeconfig, agentNS)
+		cmd := exec.Command("script", "-qfec", cmdline, "/dev/null")
+		stdin, _ := cmd.StdinPipe()
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			time.Sleep(2 * time.Second)
+			_, _ = io.WriteString(stdin, "hostname\n")
+			time.Sleep(time.Second)
+			_, _ = io.WriteString(stdin, "exit\n")
+			time.Sleep(time.Second)
+			stdin.Close()
+		}()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("exec -it did not finish: %q", buf.String())
+		}
+		if got := buf.String(); !strings.Contains(got, "$ ") || !strings.Contains(got, "stream\r\n") {
+			t.Errorf("exec -it output %q: want a prompt (the container saw a terminal) and the hostname", got)
+		}
+	}
+
+	// port-forward
+	port := framework.FreePort(t)
+	pf := exec.Command(framework.Binary(t), "kubectl", "--kubeconfig", s.Kubeconfig, "-n", agentNS, "port-forward", "pod/stream", fmt.Sprintf("%d:8080", port))
+	var pfOut bytes.Buffer
+	pf.Stdout, pf.Stderr = &pfOut, &pfOut
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pf.Process.Kill(); _ = pf.Wait() }()
+	framework.Eventually(t, 20*time.Second, "port-forward to serve", func() (bool, error) {
+		body, err := agentHTTP(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		return err == nil && strings.Contains(body, "hostname: stream"), fmt.Errorf("%v (port-forward said %q)", err, pfOut.String())
+	})
+}
+
+// agentFindProcess returns the host PID of the process whose command line
+// contains all of parts.
+func agentFindProcess(parts ...string) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		cmdline := string(data)
+		match := true
+		for _, p := range parts {
+			match = match && strings.Contains(cmdline, p)
+		}
+		if match {
+			return pid
+		}
+	}
+	return 0
+}
+
+func testAgentRestartOnKill(t *testing.T, c kubernetes.Interface, node string) {
+	marker := fmt.Sprintf("--marker=kill-%d", time.Now().UnixNano())
+	agentCreate(t, c, agentPod("victim", node, agentContainer("web", "serve", marker)))
+	agentWaitPod(t, c, "victim", "running", agentTimeout, agentRunningReady)
+	pid := agentFindProcess("serve", marker)
+	if pid == 0 {
+		t.Fatal("container process not found on the host")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p := agentWaitPod(t, c, "victim", "restarted once and running", agentTimeout, func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount == 1 && agentRunningReady(p)
+	})
+	last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated
+	if last == nil || last.ExitCode != 137 {
+		t.Errorf("last state %+v, want terminated with 137 (SIGKILL)", p.Status.ContainerStatuses[0].LastTerminationState)
+	}
+}
+
+func testAgentLiveness(t *testing.T, s *framework.Server, node string) {
+	c := s.Client
+	web := agentContainer("web")
+	web.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
+		InitialDelaySeconds: 1, PeriodSeconds: 1, FailureThreshold: 2}
+	agentCreate(t, c, agentPod("liveness", node, web))
+	agentWaitPod(t, c, "liveness", "running", agentTimeout, agentRunningReady)
+	s.MustKubectl(t, "-n", agentNS, "exec", "liveness", "--", "touch", "/tmp/unhealthy")
+	agentWaitPod(t, c, "liveness", "restarted by its liveness probe", agentTimeout, func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1 && p.Status.ContainerStatuses[0].State.Running != nil
+	})
+	// The new container has a fresh /tmp: it stays healthy.
+	time.Sleep(4 * time.Second)
+	if p := agentGet(t, c, "liveness"); p.Status.ContainerStatuses[0].RestartCount != 1 {
+		t.Errorf("restart count %d after recovery, want 1", p.Status.ContainerStatuses[0].RestartCount)
+	}
+}
+
+func testAgentCrashLoop(t *testing.T, s *framework.Server, node string) {
+	c := s.Client
+	agentCreate(t, c, agentPod("crasher", node, agentContainer("c", "exit", "1")))
+	restartSeen := map[int32]time.Time{}
+	sawBackOff := false
+	framework.Eventually(t, 60*time.Second, "two restarts with CrashLoopBackOff between them", func() (bool, error) {
+		p, err := c.CoreV1().Pods(agentNS).Get(context.Background(), "crasher", metav1.GetOptions{})
+		if err != nil || len(p.Status.ContainerStatuses) == 0 {
+			return false, err
+		}
+		cs := p.Status.ContainerStatuses[0]
+		if _, ok := restartSeen[cs.RestartCount]; !ok {
+			restartSeen[cs.RestartCount] = time.Now()
+		}
+		if w := cs.State.Waiting; w != nil && w.Reason == "CrashLoopBackOff" {
+			sawBackOff = true
+		}
+		return cs.RestartCount >= 2 && sawBackOff, fmt.Errorf("%s", agentStatuses(p))
+	})
+	// Restart 1 comes at once, restart 2 only after the 10 s back-off.
+	if gap := restartSeen[2].Sub(restartSeen[1]); gap < 8*time.Second {
+		t.Errorf("second restart %s after the first; want the 10s back-off", gap)
+	}
+	if out, err := s.Kubectl(t, "-n", agentNS, "logs", "crasher", "--previous"); err != nil || !strings.Contains(out, "exiting with 1") {
+		t.Errorf("logs --previous: %q %v", out, err)
+	}
+	p := agentGet(t, c, "crasher")
+	if last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated; last == nil || last.ExitCode != 1 || last.Reason != "Error" {
+		t.Errorf("last state %+v, want Error with exit 1", p.Status.ContainerStatuses[0].LastTerminationState)
+	}
+}
+
+func testAgentOOM(t *testing.T, c kubernetes.Interface, node string) {
+	hog := agentContainer("hog", "memhog", "256")
+	hog.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("48Mi")}
+	pod := agentPod("hog", node, hog)
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	agentCreate(t, c, pod)
+	p := agentWaitPod(t, c, "hog", "OOM killed", agentTimeout, func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Terminated != nil
+	})
+	term := p.Status.ContainerStatuses[0].State.Terminated
+	if term.Reason != "OOMKilled" || term.ExitCode != 137 {
+		t.Errorf("terminated %s (%d), want OOMKilled (137)", term.Reason, term.ExitCode)
+	}
+	agentWaitPod(t, c, "hog", "Failed", agentTimeout, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+}
+
+func testAgentReadiness(t *testing.T, s *framework.Server, node string) {
+	c := s.Client
+	web := agentContainer("web")
+	web.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8080)}},
+		PeriodSeconds: 1, FailureThreshold: 1}
+	pod := agentPod("ready", node, web)
+	pod.Labels["app"] = "ready"
+	agentCreate(t, c, pod)
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "ready", Namespace: agentNS},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "ready"}, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}
+	if _, err := c.CoreV1().Services(agentNS).Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create service: %v", err)
+	}
+	p := agentWaitPod(t, c, "ready", "ready", agentTimeout, agentRunningReady)
+	ip := p.Status.PodIP
+	s.MustKubectl(t, "-n", agentNS, "exec", "ready", "--", "touch", "/tmp/unready")
+	agentWaitPod(t, c, "ready", "not ready", agentTimeout, func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && !agentReady(p) && !p.Status.ContainerStatuses[0].Ready
+	})
+	// Endpoints drop the unready pod (checked once the endpoints controller has listed the pod at all).
+	framework.Eventually(t, 30*time.Second, "the unready pod out of the Service's ready endpoints", func() (bool, error) {
+		ep, err := c.CoreV1().Endpoints(agentNS).Get(context.Background(), "ready", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil // no endpoints controller in this server
+		}
+		if err != nil {
+			return false, err
+		}
+		for _, sub := range ep.Subsets {
+			for _, a := range sub.Addresses {
+				if a.IP == ip {
+					return false, fmt.Errorf("%s still a ready address", ip)
+				}
+			}
+		}
+		return true, nil
+	})
+	s.MustKubectl(t, "-n", agentNS, "exec", "ready", "--", "rm", "/tmp/unready")
+	agentWaitPod(t, c, "ready", "ready again", agentTimeout, agentRunningReady)
+}
+
+func testAgentConfig(t *testing.T, s *framework.Server, node string) {
+	c := s.Client
+	ctx := context.Background()
+	if _, err := c.CoreV1().ConfigMaps(agentNS).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg"},
+		Data: map[string]string{"GREETING": "hello", "app.conf": "version=1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CoreV1().Secrets(agentNS).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Data: map[string][]byte{"POSTGRES_PASSWORD": []byte("s3cret")}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	web := agentContainer("web")
+	web.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}}}}
+	web.Env = []corev1.EnvVar{
+		{Name: "GREETING", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, Key: "GREETING"}}},
+		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		{Name: "MESSAGE", Value: "$(GREETING) from $(POD_NAME)"},
+	}
+	web.VolumeMounts = []corev1.VolumeMount{{Name: "cfg", MountPath: "/etc/cfg"}, {Name: "db", MountPath: "/etc/db", ReadOnly: true}}
+	pod := agentPod("configured", node, web)
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}},
+		{Name: "db", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "db"}}},
+	}
+	agentCreate(t, c, pod)
+	p := agentWaitPod(t, c, "configured", "running", agentTimeout, agentRunningReady)
+	base := "http://" + p.Status.PodIP + ":8080"
+	for _, check := range []struct{ path, want string }{
+		{"/env?name=GREETING", "hello"},
+		{"/env?name=POSTGRES_PASSWORD", "s3cret"},
+		{"/env?name=MESSAGE", "hello from configured"},
+		{"/file?path=/etc/cfg/app.conf", "version=1"},
+		{"/file?path=/etc/db/POSTGRES_PASSWORD", "s3cret"},
+	} {
+		if body, err := agentHTTP(base + check.path); err != nil || body != check.want {
+			t.Errorf("%s = %q, %v; want %q", check.path, body, err, check.want)
+		}
+	}
+	s.MustKubectl(t, "-n", agentNS, "patch", "configmap", "cfg", "-p", `{"data":{"app.conf":"version=2"}}`)
+	framework.Eventually(t, 30*time.Second, "the ConfigMap update in the mounted file", func() (bool, error) {
+		body, err := agentHTTP(base + "/file?path=/etc/cfg/app.conf")
+		return body == "version=2", fmt.Errorf("%q %v", body, err)
+	})
+}
+
+func testAgentRestart(t *testing.T, s *framework.Server, node string) {
+	c := s.Client
+	agentCreate(t, c, agentPod("survivor", node, agentContainer("web")))
+	before := agentWaitPod(t, c, "survivor", "running", agentTimeout, agentRunningReady)
+	others, err := c.CoreV1().Pods(agentNS).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type snap struct {
+		ip, id   string
+		restarts int32
+	}
+	snapshot := map[string]snap{}
+	for _, p := range others.Items {
+		if p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Running == nil {
+			continue
+		}
+		cs := p.Status.ContainerStatuses[0]
+		snapshot[p.Name] = snap{p.Status.PodIP, cs.ContainerID, cs.RestartCount}
+	}
+	s.Restart(t)
+	c = s.Client
+	agentWaitNode(t, c)
+	// Let the restarted agent sync every pod at least once.
+	time.Sleep(5 * time.Second)
+	after := agentWaitPod(t, c, "survivor", "running after the agent restart", agentTimeout, agentRunningReady)
+	if after.Status.PodIP != before.Status.PodIP || after.Status.ContainerStatuses[0].ContainerID != before.Status.ContainerStatuses[0].ContainerID {
+		t.Errorf("survivor changed: ip %s -> %s, container %s -> %s", before.Status.PodIP, after.Status.PodIP,
+			before.Status.ContainerStatuses[0].ContainerID, after.Status.ContainerStatuses[0].ContainerID)
+	}
+	for name, want := range snapshot {
+		p := agentGet(t, c, name)
+		cs := p.Status.ContainerStatuses[0]
+		if p.Status.PodIP != want.ip || cs.ContainerID != want.id || cs.RestartCount != want.restarts {
+			t.Errorf("pod %s: ip %s container %s restarts %d; before the restart: %+v", name, p.Status.PodIP, cs.ContainerID, cs.RestartCount, want)
+		}
+	}
+	if body, err := agentHTTP("http://" + after.Status.PodIP + ":8080/"); err != nil || !strings.Contains(body, "survivor") {
+		t.Errorf("survivor does not serve after the agent restart: %q %v", body, err)
+	}
+}
+
+func testAgentCleanup(t *testing.T, s *framework.Server) {
+	c := s.Client
+	ctx := context.Background()
+	pods, err := c.CoreV1().Pods(agentNS).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids []string
+	for _, p := range pods.Items {
+		uids = append(uids, string(p.UID))
+	}
+	if len(uids) == 0 {
+		t.Fatal("no pods to delete")
+	}
+	if err := c.CoreV1().Pods(agentNS).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, 60*time.Second, "all pods gone", func() (bool, error) {
+		l, err := c.CoreV1().Pods(agentNS).List(ctx, metav1.ListOptions{})
+		return err == nil && len(l.Items) == 0, fmt.Errorf("%d left (%v)", len(l.Items), err)
+	})
+	agentDir := filepath.Join(s.DataDir, "agent")
+	rt, err := cri.Dial(ctx, images.SocketPath(agentDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	framework.Eventually(t, 20*time.Second, "no sandbox, container, log, cgroup or IP left", func() (bool, error) {
+		sbs, err := rt.ListPodSandbox(ctx, &criapi.ListPodSandboxRequest{})
+		if err != nil {
+			return false, err
+		}
+		if len(sbs.Items) > 0 {
+			return false, fmt.Errorf("%d sandboxes left", len(sbs.Items))
+		}
+		cs, err := rt.ListContainers(ctx, &criapi.ListContainersRequest{})
+		if err != nil || len(cs.Containers) > 0 {
+			return false, fmt.Errorf("containers left: %v", err)
+		}
+		if logs, _ := os.ReadDir(filepath.Join(agentDir, "logs")); len(logs) > 0 {
+			return false, fmt.Errorf("log folders left: %d", len(logs))
+		}
+		if podDirs, _ := os.ReadDir(filepath.Join(agentDir, "pods")); len(podDirs) > 0 {
+			return false, fmt.Errorf("pod folders left: %d", len(podDirs))
+		}
+		ips, _ := filepath.Glob(filepath.Join(agentDir, "cni", "networks", "*", "10.*"))
+		if len(ips) > 0 {
+			return false, fmt.Errorf("IP allocations left: %v", ips)
+		}
+		for _, uid := range uids {
+			matches, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods/*pod" + uid)
+			more, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods/*/pod" + uid)
+			if len(matches)+len(more) > 0 {
+				return false, fmt.Errorf("cgroups left: %v", append(matches, more...))
+			}
+		}
+		return true, nil
+	})
+}
+
+// agentSyncBuffer is a bytes.Buffer safe for a writing process and a reading test.
+type agentSyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *agentSyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *agentSyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
