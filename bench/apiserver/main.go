@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -138,7 +139,8 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 		return err
 	}
 	fmt.Printf("first start to /readyz:               %s\n", ms(firstStart))
-	time.Sleep(5 * time.Second)
+	// Idle means settled: controllers synced and start-up garbage returned.
+	time.Sleep(10 * time.Second)
 	fmt.Printf("RSS idle (fresh, incl. etcd):         %.1f MiB\n", s.rssMiB())
 	cfg, err := s.config()
 	if err != nil {
@@ -148,6 +150,10 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 	cs := make([]kubernetes.Interface, nClients)
 	for i := range cs {
 		c := rest.CopyConfig(cfg)
+		// A dialer of its own keeps client-go from sharing one cached transport (and so one
+		// HTTP/2 connection) among the clients: each is a separate client, as 8 processes would be.
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		c.Dial = d.DialContext
 		if cs[i], err = kubernetes.NewForConfig(c); err != nil {
 			return err
 		}
@@ -288,7 +294,7 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 		return err
 	}
 	fmt.Printf("restart on existing data dir to /readyz: %s (with %d objects)\n", ms(restart), nCreates+nWrites)
-	time.Sleep(5 * time.Second)
+	time.Sleep(10 * time.Second)
 	fmt.Printf("RSS idle after restart (%d objects):  %.1f MiB\n", nCreates+nWrites, s.rssMiB())
 	s.stop()
 	return nil

@@ -163,7 +163,7 @@ func Run(ctx context.Context, opts Options) error {
 		// Start-up (OpenAPI rendering, caches, informer syncs) leaves freed heap the runtime
 		// would hand back only slowly; return it once so an idle server is small.
 		select {
-		case <-time.After(5 * time.Second):
+		case <-time.After(3 * time.Second):
 			debug.FreeOSMemory()
 		case <-ctx.Done():
 		}
