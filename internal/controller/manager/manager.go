@@ -60,17 +60,22 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	// Losing the lease (another server took over, or this one stalled past the renew deadline)
 	// stops the controllers; campaign again rather than leave this server without them.
 	for ctx.Err() == nil {
-		var runErr error
+		// OnStartedLeading runs in its own goroutine, which may outlive RunOrDie by a moment.
+		runErr := make(chan error, 1)
 		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
 			Lock: lock, ReleaseOnCancel: true, Name: "skiff-controller-manager",
 			LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 2 * time.Second,
 			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(ctx context.Context) { runErr = runControllers(ctx, cfg, client, opts) },
+				OnStartedLeading: func(ctx context.Context) { runErr <- runControllers(ctx, cfg, client, opts) },
 				OnStoppedLeading: func() { klog.InfoS("controller manager lost leadership", "identity", opts.Identity) },
 			},
 		})
-		if runErr != nil {
-			return runErr
+		select {
+		case err := <-runErr:
+			if err != nil {
+				return err
+			}
+		default:
 		}
 	}
 	return nil
