@@ -24,6 +24,18 @@ for _ in $(seq 300); do
 	if grep -q "skiff server ready" "$LOG" 2>/dev/null && [ -f "$DATA_DIR/kubeconfig.yaml" ] &&
 		SKIFF_DATA_DIR="$DATA_DIR" /usr/local/bin/skiff kubectl get --raw /readyz >/dev/null 2>&1; then
 		echo "start.sh: skiff is running (log: $LOG, data: $DATA_DIR)"
+		case " ${SKIFF_SERVER_ARGS:-} " in
+		*" --disable-agent "*) ;;
+		*)
+			# The node agent registers a moment after the API is ready; wait for the node.
+			for _ in $(seq 120); do
+				if SKIFF_DATA_DIR="$DATA_DIR" /usr/local/bin/skiff kubectl get nodes --no-headers 2>/dev/null | grep -q " Ready "; then
+					break
+				fi
+				sleep 0.5
+			done
+			;;
+		esac
 		echo "start.sh: try: skiff kubectl get nodes"
 		exit 0
 	fi
