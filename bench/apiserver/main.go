@@ -95,6 +95,26 @@ func (s *server) rssMiB() float64 {
 	return -1
 }
 
+// cpuTime is the user+system CPU the server process has used so far.
+func (s *server) cpuTime() time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start after the last ')'.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
+// selfCPU is the CPU this benchmark process (the clients) has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func (s *server) config() (*rest.Config, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(s.dir, "kubeconfig.yaml"))
 	if err != nil {
@@ -164,6 +184,7 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 	var wg sync.WaitGroup
 	var failures atomic.Int64
 	t0 := time.Now()
+	serverCPU0, clientCPU0 := s.cpuTime(), selfCPU()
 	for i := 0; i < nClients; i++ {
 		wg.Add(1)
 		go func(c kubernetes.Interface) {
@@ -183,6 +204,8 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 	wg.Wait()
 	el := time.Since(t0)
 	fmt.Printf("ConfigMap creates (%d clients):        %.0f/s (%d in %s, %d failed)\n", nClients, float64(nCreates)/el.Seconds(), nCreates, el.Round(time.Millisecond), failures.Load())
+	perCreate := func(d time.Duration) string { return ms(d / time.Duration(nCreates)) }
+	fmt.Printf("  CPU per create: server %s, clients %s\n", perCreate(s.cpuTime()-serverCPU0), perCreate(selfCPU()-clientCPU0))
 
 	// GETs.
 	lat := make([][]time.Duration, nClients)

@@ -10,10 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/skiff-sh/skiff/internal/agent"
 	"github.com/skiff-sh/skiff/internal/agent/images"
 	"github.com/skiff-sh/skiff/internal/pki"
+	"github.com/skiff-sh/skiff/internal/procmem"
 	"github.com/skiff-sh/skiff/internal/simnode"
 )
 
@@ -49,6 +51,8 @@ func newAgentCommand() *cobra.Command {
 				return err
 			}
 			opts.Labels = l
+			// Joining, starting containerd and the first pod sync take a few seconds.
+			go procmem.SettleAfter(ctx, 10*time.Second, klog.Warningf)
 			return agent.Run(ctx, opts)
 		},
 	}

@@ -12,7 +12,6 @@ import (
 	_ "net/http/pprof" // served only when SKIFF_PPROF_ADDR is set
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -25,6 +24,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
+
+	"github.com/skiff-sh/skiff/internal/procmem"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/etcd"
@@ -159,15 +160,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	env := Env{Config: cfg, DataDir: opts.DataDir, Token: bundle.Token, URL: "https://" + net.JoinHostPort(opts.AdvertiseAddress, strconv.Itoa(opts.HTTPSPort)),
 		HostIP: opts.AdvertiseAddress, Bundle: bundle}
-	go func() {
-		// Start-up (OpenAPI rendering, caches, informer syncs) leaves freed heap the runtime
-		// would hand back only slowly; return it once so an idle server is small.
-		select {
-		case <-time.After(3 * time.Second):
-			debug.FreeOSMemory()
-		case <-ctx.Done():
-		}
-	}()
+	go procmem.SettleAfter(ctx, 3*time.Second, klog.Warningf)
 	compErr := make(chan error, len(opts.Components))
 	for _, c := range opts.Components {
 		c := c
