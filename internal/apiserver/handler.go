@@ -160,12 +160,12 @@ func (h *resourceHandler) serve(w http.ResponseWriter, r *http.Request, ri reque
 
 // get answers GET of one object: from etcd, or from the cache for resourceVersion=0.
 func (h *resourceHandler) get(ctx context.Context, w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	obj, err := h.read(ctx, ri.namespace, ri.name, r.URL.Query().Get("resourceVersion") == "0")
+	o, err := h.storage.GetObject(ctx, h.key(ri.namespace, ri.name), r.URL.Query().Get("resourceVersion") == "0")
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	h.writeObject(w, r, http.StatusOK, obj)
+	h.writeStored(w, r, http.StatusOK, o)
 }
 
 func (h *resourceHandler) read(ctx context.Context, ns, name string, cached bool) (runtime.Object, error) {

@@ -91,6 +91,31 @@ func (h *resourceHandler) encodeItem(o *store.Object) ([]byte, error) {
 	return h.s.codecs.encodeJSON(h.conv.fromStorage(o.Obj))
 }
 
+// writeStored writes one stored object, reusing the encodings cached with it (shared with
+// watch events) when the client takes the object whole.
+func (h *resourceHandler) writeStored(w http.ResponseWriter, r *http.Request, code int, o *store.Object) {
+	var data []byte
+	var err error
+	switch h.output(r) {
+	case outputProtobuf:
+		data, err = h.encodeItemProto(o)
+		if err == nil {
+			writeRaw(w, code, protobufType, data)
+		}
+	case outputJSON:
+		data, err = h.encodeItem(o)
+		if err == nil {
+			writeRaw(w, code, "application/json", data)
+		}
+	default:
+		h.writeObject(w, r, code, o.Obj)
+		return
+	}
+	if err != nil {
+		writeError(w, apierrors.NewInternalError(err))
+	}
+}
+
 // writeObject writes one stored object in the shape the client asked for.
 func (h *resourceHandler) writeObject(w http.ResponseWriter, r *http.Request, code int, obj runtime.Object) {
 	obj = h.toServed(obj)

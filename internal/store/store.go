@@ -199,6 +199,22 @@ func (s *Storage) Get(ctx context.Context, key string) (runtime.Object, error) {
 	return s.decode(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
 }
 
+// GetObject is Get returning the stored object with its cached encodings, so a reader that
+// writes the object out as stored encodes it once per version, not once per read.
+func (s *Storage) GetObject(ctx context.Context, key string, cached bool) (*Object, error) {
+	if cached || s.consistentFromCache(ctx) {
+		if obj, ok := s.cache.get(s.prefix + key); ok {
+			return obj, nil
+		}
+		return nil, apierrors.NewNotFound(s.gr, nameOf(key))
+	}
+	obj, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return newObject(obj), nil
+}
+
 // GetCached reads key from the cache, which may lag etcd slightly (resourceVersion "0" reads).
 func (s *Storage) GetCached(key string) (runtime.Object, error) {
 	if obj, ok := s.cache.get(s.prefix + key); ok {
