@@ -128,16 +128,21 @@ func (h *resourceHandler) serve(w http.ResponseWriter, r *http.Request, ri reque
 		h.serveSubresource(w, r, ri)
 		return
 	}
-	ctx := r.Context()
 	q := r.URL.Query()
+	if wv := q.Get("watch"); ri.verb == "list" && (wv == "true" || wv == "1") {
+		h.watch(r.Context(), w, r, ri)
+		return
+	}
+	h.s.workers.do(func() { h.serveVerb(w, r, ri) })
+}
+
+// serveVerb serves a short (non-watch) request on the resource itself.
+func (h *resourceHandler) serveVerb(w http.ResponseWriter, r *http.Request, ri requestInfo) {
+	ctx := r.Context()
 	switch ri.verb {
 	case "get":
 		h.get(ctx, w, r, ri)
 	case "list":
-		if wv := q.Get("watch"); wv == "true" || wv == "1" {
-			h.watch(ctx, w, r, ri)
-			return
-		}
 		h.list(ctx, w, r, ri)
 	case "create":
 		if ri.name != "" {

@@ -65,12 +65,17 @@ type Server struct {
 	// custom holds the handlers of CRD-defined resources; customMu serialises its rebuilds.
 	custom   atomic.Pointer[customRoutes]
 	customMu sync.Mutex
+	// workers serve short resource requests on goroutines whose stacks are already grown.
+	workers *workerPool
 }
 
 type groupVersions struct {
 	group    string
 	versions []string // preferred first
 }
+
+// maxRequestWorkers bounds the pooled request goroutines; requests beyond it run on their own.
+const maxRequestWorkers = 64
 
 // New builds the API server and starts the caches of every resource's storage.
 func New(ctx context.Context, cfg Config) (*Server, error) {
@@ -84,7 +89,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, codecs: c, handlers: map[schema.GroupVersionResource]*resourceHandler{}, byGR: map[schema.GroupResource]*resourceHandler{}}
+	s := &Server{cfg: cfg, codecs: c, handlers: map[schema.GroupVersionResource]*resourceHandler{}, byGR: map[schema.GroupResource]*resourceHandler{},
+		workers: newWorkerPool(ctx, maxRequestWorkers)}
 	s.alloc = newServiceAllocator(cfg.ServiceCIDR, cfg.NodePortMin, cfg.NodePortMax)
 
 	storages := map[string]*store.Storage{}
