@@ -133,6 +133,11 @@ func (h *resourceHandler) serve(w http.ResponseWriter, r *http.Request, ri reque
 		h.watch(r.Context(), w, r, ri)
 		return
 	}
+	if r.ProtoMajor < 2 {
+		// An HTTP/1.1 connection serves its requests on one long-lived goroutine already.
+		h.serveVerb(w, r, ri)
+		return
+	}
 	h.s.workers.do(func() { h.serveVerb(w, r, ri) })
 }
 

@@ -7,7 +7,7 @@ import (
 
 // workerPool runs short requests on long-lived goroutines.
 //
-// The HTTP/2 server starts a fresh goroutine, with a small stack, for every request. A write
+// Go's HTTP/2 server starts a fresh goroutine, with a small stack, for every request. A write
 // goes deep (decoding, validation, managed fields, etcd) and grows that stack four or five
 // times, copying it each time: ~7% of the server's CPU under a create load. A pooled
 // goroutine keeps its grown stack from one request to the next (the same idea as gRPC's

@@ -52,6 +52,11 @@ func RESTConfigFromToken(ctx context.Context, serverURL, token string) (*rest.Co
 	return &rest.Config{
 		Host:            serverURL,
 		BearerToken:     strings.TrimSpace(token),
-		TLSClientConfig: rest.TLSClientConfig{CAData: caPEM},
+		TLSClientConfig: rest.TLSClientConfig{CAData: caPEM, NextProtos: MultiplexedProtocols},
 	}, nil
 }
+
+// MultiplexedProtocols is the ALPN offer of skiff's own long-lived clients (agents, in-process
+// controllers): HTTP/2 only, so their many watches and concurrent requests share one
+// connection although the server prefers HTTP/1.1 for other clients.
+var MultiplexedProtocols = []string{"h2"}
