@@ -52,11 +52,13 @@ func RESTConfigFromToken(ctx context.Context, serverURL, token string) (*rest.Co
 	return &rest.Config{
 		Host:            serverURL,
 		BearerToken:     strings.TrimSpace(token),
-		TLSClientConfig: rest.TLSClientConfig{CAData: caPEM, NextProtos: MultiplexedProtocols},
+		TLSClientConfig: rest.TLSClientConfig{CAData: caPEM, ServerName: MultiplexServerName},
 	}, nil
 }
 
-// MultiplexedProtocols is the ALPN offer of skiff's own long-lived clients (agents, in-process
-// controllers): HTTP/2 only, so their many watches and concurrent requests share one
-// connection although the server prefers HTTP/1.1 for other clients.
-var MultiplexedProtocols = []string{"h2"}
+// MultiplexServerName is the TLS server name skiff's own long-lived clients (agents, simulated
+// nodes, in-process controllers) send. The server prefers HTTP/1.1 for other clients; to this
+// name it offers HTTP/2 first, so these clients' many watches and hundreds of concurrent
+// requests share one connection instead of opening (and handshaking) one each. The serving
+// certificate covers the name.
+const MultiplexServerName = "multiplex.skiff.internal"

@@ -70,7 +70,7 @@ func Ensure(dir string, hosts []string) (*Bundle, error) {
 
 	// The serving certificate is reissued at every start so new host names are always covered.
 	dnsNames, ips := splitHosts(append([]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-		"kubernetes.default.svc.cluster.local", "127.0.0.1", "::1"}, hosts...))
+		"kubernetes.default.svc.cluster.local", MultiplexServerName, "127.0.0.1", "::1"}, hosts...))
 	servingCert, servingKey, err := b.issue(pkix.Name{CommonName: "skiff-apiserver"}, dnsNames, ips, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth})
 	if err != nil {
 		return nil, fmt.Errorf("serving certificate: %w", err)

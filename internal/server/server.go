@@ -124,8 +124,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	srv := &http.Server{
 		Handler: api,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{bundle.ServingTLS}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: bundle.CAPool(),
-			MinVersion: tls.VersionTLS12, NextProtos: serverProtocols},
+		TLSConfig: withProtocolChoice(&tls.Config{Certificates: []tls.Certificate{bundle.ServingTLS}, ClientAuth: tls.VerifyClientCertIfGiven,
+			ClientCAs: bundle.CAPool(), MinVersion: tls.VersionTLS12}),
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          nil,
@@ -150,7 +150,7 @@ func Run(ctx context.Context, opts Options) error {
 	// In-process components are not throttled (client-go's default is 5 requests/s).
 	cfg.QPS, cfg.Burst = -1, 1000
 	cfg.UserAgent = "skiff-server"
-	cfg.TLSClientConfig.NextProtos = pki.MultiplexedProtocols
+	cfg.TLSClientConfig.ServerName = pki.MultiplexServerName
 	// Protobuf bodies decode several times faster than JSON on both ends.
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	if err := bootstrap(ctx, cfg, opts); err != nil {
@@ -184,15 +184,26 @@ func Run(ctx context.Context, opts Options) error {
 	}
 }
 
-// serverProtocols is the server's ALPN preference: HTTP/1.1 first, HTTP/2 for clients that ask
-// for nothing else. Go's HTTP/2 server spends on every response a goroutine (with a stack to
-// grow) for the write, HPACK, frame scheduling and a TLS record per frame; over HTTP/1.1 a
-// request/response costs about a third less server CPU (bench/apiserver: creates 1.6k ->
-// 2.1-2.7k/s, GET p50 1.05 -> 0.5 ms). kubectl and client-go speak both and take the server's
-// choice; skiff's own long-lived clients (in-process controllers, agents), which hold many
-// watches and burst hundreds of concurrent requests, offer only h2 and multiplex on one
-// connection.
-var serverProtocols = []string{"http/1.1", "h2"}
+// withProtocolChoice sets the server's ALPN preference: HTTP/1.1 first, HTTP/2 first for skiff's
+// own multiplexing clients (pki.MultiplexServerName). Go's HTTP/2 server spends on every
+// response a goroutine (with a stack to grow) for the write, HPACK, frame scheduling and a TLS
+// record per frame; over HTTP/1.1 a request/response costs about a third less server CPU
+// (bench/apiserver: creates ~1.8k -> ~2.4k/s, GET p50 ~1.0 -> ~0.6 ms). kubectl and client-go
+// speak both and take the server's choice. Clients that burst hundreds of concurrent requests
+// (the ReplicaSet controller's slow start, the scheduler, simulated nodes) would open a
+// connection each over HTTP/1.1, so they ask for HTTP/2 by name.
+func withProtocolChoice(base *tls.Config) *tls.Config {
+	base.NextProtos = []string{"http/1.1", "h2"}
+	h2First := base.Clone() // cloned before GetConfigForClient is set: it does not choose again
+	h2First.NextProtos = []string{"h2", "http/1.1"}
+	base.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if hello.ServerName == pki.MultiplexServerName {
+			return h2First, nil
+		}
+		return nil, nil // base as it is
+	}
+	return base
+}
 
 func loopbackFor(bind string) string {
 	if bind == "0.0.0.0" || bind == "" || bind == "::" {
