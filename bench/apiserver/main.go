@@ -26,6 +26,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/procmem"
 )
 
 func main() {
@@ -147,6 +149,10 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("build: %w", err)
 		}
+	}
+	// Measure memory as an installed binary runs, not as one just written by the linker.
+	if err := procmem.DropFileCache(bin); err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "skiff-bench-data")
 	if err != nil {

@@ -42,6 +42,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/agent/cri"
 	"github.com/skiff-sh/skiff/internal/agent/images"
 	"github.com/skiff-sh/skiff/internal/agent/testimage"
+	"github.com/skiff-sh/skiff/internal/procmem"
 )
 
 func main() {
@@ -97,6 +98,10 @@ func (p *procs) stop() {
 func run(n, burst int) error {
 	ctx := context.Background()
 	bin, err := skiffBinary()
+	if err == nil {
+		// Measure memory as an installed binary runs, not as one just written by the linker.
+		err = procmem.DropFileCache(bin)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package procmem
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -83,5 +84,22 @@ func TestReleaseExecutablePages(t *testing.T) {
 	}
 	if got := strings.Repeat("ab", 3); got != "ababab" {
 		t.Fatalf("code after release returned %q", got)
+	}
+}
+
+func TestDropFileCache(t *testing.T) {
+	path := t.TempDir() + "/file"
+	if err := os.WriteFile(path, []byte(strings.Repeat("x", 1<<20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := DropFileCache(path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) != 1<<20 {
+		t.Fatalf("file after dropping its cache: %d bytes, %v", len(data), err)
+	}
+	if err := DropFileCache(path + ".missing"); err == nil {
+		t.Fatal("want an error for a missing file")
 	}
 }
