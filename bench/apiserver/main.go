@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/skiff-sh/skiff/bench/internal/procstat"
 	"github.com/skiff-sh/skiff/internal/procmem"
 )
 
@@ -83,32 +84,10 @@ func (s *server) stop() {
 	_ = s.cmd.Wait()
 }
 
-func (s *server) rssMiB() float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
-			return kb / 1024
-		}
-	}
-	return -1
-}
+func (s *server) rssMiB() float64 { return procstat.RSSMiB(s.cmd.Process.Pid) }
 
 // cpuTime is the user+system CPU the server process has used so far.
-func (s *server) cpuTime() time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces) start after the last ')'.
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ is 100 on Linux
-}
+func (s *server) cpuTime() time.Duration { return procstat.CPU(s.cmd.Process.Pid) }
 
 // selfCPU is the CPU this benchmark process (the clients) has used so far.
 func selfCPU() time.Duration {

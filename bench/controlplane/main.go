@@ -24,6 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/bench/internal/procstat"
 )
 
 func main() {
@@ -56,16 +58,7 @@ func spawn(bin string, logPath string, args ...string) (*proc, error) {
 }
 
 // cpuSeconds is the user+system CPU time a process has used.
-func cpuSeconds(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	fields := strings.Fields(string(data)[strings.LastIndexByte(string(data), ')')+2:])
-	ut, _ := strconv.ParseFloat(fields[11], 64)
-	st, _ := strconv.ParseFloat(fields[12], 64)
-	return (ut + st) / 100 // clock ticks (USER_HZ = 100)
-}
+func cpuSeconds(pid int) float64 { return procstat.CPU(pid).Seconds() }
 
 func waitReady(port int) error {
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // readiness probe

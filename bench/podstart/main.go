@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -39,6 +38,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	criapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/skiff-sh/skiff/bench/internal/procstat"
 	"github.com/skiff-sh/skiff/internal/agent/cri"
 	"github.com/skiff-sh/skiff/internal/agent/images"
 	"github.com/skiff-sh/skiff/internal/agent/testimage"
@@ -171,9 +171,9 @@ func run(n, burst int) error {
 	}
 	// Idle means settled: the agent releases its start-up memory 10 s after it starts.
 	time.Sleep(12 * time.Second)
-	agentIdle, agentIdleAnon := rssMiB(agentCmd.Process.Pid), rssAnonMiB(agentCmd.Process.Pid)
+	agentIdle, agentIdleAnon := procstat.RSSMiB(agentCmd.Process.Pid), procstat.AnonMiB(agentCmd.Process.Pid)
 	containerdPid := pidFromFile(filepath.Join(agentDir, "containerd", "containerd.pid"))
-	containerdIdle := rssMiB(containerdPid)
+	containerdIdle := procstat.RSSMiB(containerdPid)
 
 	rt, err := cri.Dial(ctx, images.SocketPath(agentDir))
 	if err != nil {
@@ -202,7 +202,7 @@ func run(n, burst int) error {
 	if err != nil {
 		return err
 	}
-	agentBusy := rssMiB(agentCmd.Process.Pid)
+	agentBusy := procstat.RSSMiB(agentCmd.Process.Pid)
 	shims := shimRSSMiB(agentDir)
 	if err := deleteAllPods(ctx, client); err != nil {
 		return err
@@ -461,32 +461,6 @@ func burstPods(ctx context.Context, c kubernetes.Interface, prefix string, n int
 	return time.Since(start), nil
 }
 
-func rssMiB(pid int) float64 { return statusMiB(pid, "VmRSS:") }
-
-// rssAnonMiB is the process's private anonymous memory (heap, stacks), without the pages of
-// the executable it shares with every other skiff process through the page cache.
-func rssAnonMiB(pid int) float64 { return statusMiB(pid, "RssAnon:") }
-
-// statusMiB reads one kB-valued field of /proc/PID/status.
-func statusMiB(pid int, field string) float64 {
-	if pid <= 0 {
-		return 0
-	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), field); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
 // shimRSSMiB sums the RSS of the containerd shims serving agentDir's containerd.
 func shimRSSMiB(agentDir string) float64 {
 	sock := images.SocketPath(agentDir)
@@ -499,7 +473,7 @@ func shimRSSMiB(agentDir string) float64 {
 		}
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if err == nil && strings.Contains(string(cmdline), "containerd-shim") && strings.Contains(string(cmdline), sock) {
-			total += rssMiB(pid)
+			total += procstat.RSSMiB(pid)
 		}
 	}
 	return total

@@ -189,26 +189,17 @@ func (s *Storage) Get(ctx context.Context, key string) (runtime.Object, error) {
 	if s.consistentFromCache(ctx) {
 		return s.GetCached(key)
 	}
-	resp, err := s.cli.Get(ctx, s.prefix+key)
-	if err != nil {
-		return nil, storageError(err)
-	}
-	if len(resp.Kvs) == 0 {
-		return nil, apierrors.NewNotFound(s.gr, nameOf(key))
-	}
-	return s.decode(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+	return s.getFromEtcd(ctx, key)
 }
 
 // GetObject is Get returning the stored object with its cached encodings, so a reader that
-// writes the object out as stored encodes it once per version, not once per read.
+// writes the object out as stored encodes it once per version, not once per read. cached
+// allows a read from the cache that may lag etcd slightly (resourceVersion "0").
 func (s *Storage) GetObject(ctx context.Context, key string, cached bool) (*Object, error) {
 	if cached || s.consistentFromCache(ctx) {
-		if obj, ok := s.cache.get(s.prefix + key); ok {
-			return obj, nil
-		}
-		return nil, apierrors.NewNotFound(s.gr, nameOf(key))
+		return s.cachedObject(key)
 	}
-	obj, err := s.Get(ctx, key)
+	obj, err := s.getFromEtcd(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -217,10 +208,29 @@ func (s *Storage) GetObject(ctx context.Context, key string, cached bool) (*Obje
 
 // GetCached reads key from the cache, which may lag etcd slightly (resourceVersion "0" reads).
 func (s *Storage) GetCached(key string) (runtime.Object, error) {
-	if obj, ok := s.cache.get(s.prefix + key); ok {
-		return obj.Obj, nil
+	o, err := s.cachedObject(key)
+	if err != nil {
+		return nil, err
+	}
+	return o.Obj, nil
+}
+
+func (s *Storage) cachedObject(key string) (*Object, error) {
+	if o, ok := s.cache.get(s.prefix + key); ok {
+		return o, nil
 	}
 	return nil, apierrors.NewNotFound(s.gr, nameOf(key))
+}
+
+func (s *Storage) getFromEtcd(ctx context.Context, key string) (runtime.Object, error) {
+	resp, err := s.cli.Get(ctx, s.prefix+key)
+	if err != nil {
+		return nil, storageError(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, apierrors.NewNotFound(s.gr, nameOf(key))
+	}
+	return s.decode(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
 }
 
 // Action says what an update function wants done with the object it returns.
