@@ -46,18 +46,9 @@ func (m *restMapper) refresh() error {
 		return fmt.Errorf("discovering resources: %w", err)
 	}
 	byKind := map[schema.GroupVersionKind]mapping{}
-	for _, list := range lists {
-		gv, perr := schema.ParseGroupVersion(list.GroupVersion)
-		if perr != nil {
-			continue
-		}
-		for _, r := range list.APIResources {
-			if strings.Contains(r.Name, "/") {
-				continue
-			}
-			byKind[gv.WithKind(r.Kind)] = mapping{resource: gv.WithResource(r.Name), namespaced: r.Namespaced}
-		}
-	}
+	eachResource(lists, func(gv schema.GroupVersion, r metav1.APIResource) {
+		byKind[gv.WithKind(r.Kind)] = mapping{resource: gv.WithResource(r.Name), namespaced: r.Namespaced}
+	})
 	m.mu.Lock()
 	m.byKind = byKind
 	m.lastRefresh = time.Now()
@@ -101,24 +92,30 @@ func deletableResources(d Discovery, ignored []schema.GroupResource) (map[schema
 		return nil, fmt.Errorf("discovering preferred resources: %w", err)
 	}
 	out := map[schema.GroupVersionResource]string{}
+	eachResource(lists, func(gv schema.GroupVersion, r metav1.APIResource) {
+		if !slices.Contains(r.Verbs, "delete") || !slices.Contains(r.Verbs, "list") || !slices.Contains(r.Verbs, "watch") {
+			return
+		}
+		gvr := gv.WithResource(r.Name)
+		if !slices.Contains(ignored, gvr.GroupResource()) {
+			out[gvr] = r.Kind
+		}
+	})
+	return out, err
+}
+
+// eachResource calls f for every resource of a discovery answer, skipping subresources and
+// groups whose version does not parse.
+func eachResource(lists []*metav1.APIResourceList, f func(schema.GroupVersion, metav1.APIResource)) {
 	for _, list := range lists {
-		gv, perr := schema.ParseGroupVersion(list.GroupVersion)
-		if perr != nil {
+		gv, err := schema.ParseGroupVersion(list.GroupVersion)
+		if err != nil {
 			continue
 		}
 		for _, r := range list.APIResources {
-			if strings.Contains(r.Name, "/") {
-				continue
+			if !strings.Contains(r.Name, "/") {
+				f(gv, r)
 			}
-			if !slices.Contains(r.Verbs, "delete") || !slices.Contains(r.Verbs, "list") || !slices.Contains(r.Verbs, "watch") {
-				continue
-			}
-			gvr := gv.WithResource(r.Name)
-			if slices.Contains(ignored, gvr.GroupResource()) {
-				continue
-			}
-			out[gvr] = r.Kind
 		}
 	}
-	return out, err
 }
