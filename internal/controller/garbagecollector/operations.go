@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 )
@@ -167,8 +168,9 @@ func (c *Controller) syncOrphan(ctx context.Context, key string) error {
 	return c.removeFinalizer(ctx, n.ref, metav1.FinalizerOrphanDependents)
 }
 
-// get reads an object's metadata live from the API.
-func (c *Controller) get(ctx context.Context, ref objectRef) (*metav1.PartialObjectMetadata, error) {
+// clientFor returns the metadata client of ref's resource, in ref's namespace when the
+// resource is namespaced.
+func (c *Controller) clientFor(ref objectRef) (metadata.ResourceInterface, error) {
 	mp, err := c.mapper.lookup(ref.APIVersion, ref.Kind)
 	if err != nil {
 		return nil, err
@@ -177,21 +179,26 @@ func (c *Controller) get(ctx context.Context, ref objectRef) (*metav1.PartialObj
 	if mp.namespaced {
 		ns = ref.Namespace
 	}
-	return c.metadata.Resource(mp.resource).Namespace(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+	return c.metadata.Resource(mp.resource).Namespace(ns), nil
+}
+
+// get reads an object's metadata live from the API.
+func (c *Controller) get(ctx context.Context, ref objectRef) (*metav1.PartialObjectMetadata, error) {
+	client, err := c.clientFor(ref)
+	if err != nil {
+		return nil, err
+	}
+	return client.Get(ctx, ref.Name, metav1.GetOptions{})
 }
 
 // delete deletes the object with the given propagation, only if it is still the same object.
 func (c *Controller) delete(ctx context.Context, ref objectRef, policy metav1.DeletionPropagation) error {
-	mp, err := c.mapper.lookup(ref.APIVersion, ref.Kind)
+	client, err := c.clientFor(ref)
 	if err != nil {
 		return err
 	}
-	ns := ""
-	if mp.namespaced {
-		ns = ref.Namespace
-	}
 	uid := ref.UID
-	err = c.metadata.Resource(mp.resource).Namespace(ns).Delete(ctx, ref.Name, metav1.DeleteOptions{
+	err = client.Delete(ctx, ref.Name, metav1.DeleteOptions{
 		PropagationPolicy: &policy,
 		Preconditions:     &metav1.Preconditions{UID: &uid},
 	})
@@ -247,18 +254,14 @@ func (c *Controller) removeFinalizer(ctx context.Context, ref objectRef, finaliz
 }
 
 func (c *Controller) mergePatch(ctx context.Context, ref objectRef, metadataPatch map[string]any) error {
-	mp, err := c.mapper.lookup(ref.APIVersion, ref.Kind)
+	client, err := c.clientFor(ref)
 	if err != nil {
 		return err
-	}
-	ns := ""
-	if mp.namespaced {
-		ns = ref.Namespace
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": metadataPatch})
 	if err != nil {
 		return err
 	}
-	_, err = c.metadata.Resource(mp.resource).Namespace(ns).Patch(ctx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	_, err = client.Patch(ctx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	return err
 }

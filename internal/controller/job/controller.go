@@ -143,15 +143,7 @@ func (c *Controller) onJobDelete(obj any) {
 	}
 	controllerutil.Enqueue(c.queue, job)
 	// Its pods may still carry our finalizer; nobody else will remove it.
-	pods, err := c.podLister.Pods(job.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, p := range pods {
-		if ref := controllerRefOf(p); ref != nil && ref.UID == job.UID && hasTrackingFinalizer(p) {
-			c.orphanQueue.Add(p.Namespace + "/" + p.Name)
-		}
-	}
+	c.enqueueFinalizerCleanup(job)
 }
 
 // jobOfPod returns the key of the Job controlling pod, if that Job is in the cache.
