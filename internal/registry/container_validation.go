@@ -648,17 +648,23 @@ func validateResizePolicy(policies []corev1.ContainerResizePolicy, fldPath *fiel
 	return errs
 }
 
+// validateRunAs checks the user and group IDs a pod or container security context runs as.
+func validateRunAs(user, group *int64, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if user != nil {
+		errs = append(errs, messagesAt(fldPath.Child("runAsUser"), *user, validation.IsValidUserID(*user))...)
+	}
+	if group != nil {
+		errs = append(errs, messagesAt(fldPath.Child("runAsGroup"), *group, validation.IsValidGroupID(*group))...)
+	}
+	return errs
+}
+
 func validateContainerSecurityContext(sc *corev1.SecurityContext, fldPath *field.Path) field.ErrorList {
 	if sc == nil {
 		return nil
 	}
-	var errs field.ErrorList
-	if sc.RunAsUser != nil {
-		errs = append(errs, messagesAt(fldPath.Child("runAsUser"), *sc.RunAsUser, validation.IsValidUserID(*sc.RunAsUser))...)
-	}
-	if sc.RunAsGroup != nil {
-		errs = append(errs, messagesAt(fldPath.Child("runAsGroup"), *sc.RunAsGroup, validation.IsValidGroupID(*sc.RunAsGroup))...)
-	}
+	errs := validateRunAs(sc.RunAsUser, sc.RunAsGroup, fldPath)
 	if sc.ProcMount != nil {
 		errs = append(errs, validateEnum(*sc.ProcMount, supportedProcMounts, fldPath.Child("procMount"))...)
 	}

@@ -417,13 +417,7 @@ func validatePodSecurityContext(sc *corev1.PodSecurityContext, fldPath *field.Pa
 	if sc == nil {
 		return nil
 	}
-	var errs field.ErrorList
-	if sc.RunAsUser != nil {
-		errs = append(errs, messagesAt(fldPath.Child("runAsUser"), *sc.RunAsUser, validation.IsValidUserID(*sc.RunAsUser))...)
-	}
-	if sc.RunAsGroup != nil {
-		errs = append(errs, messagesAt(fldPath.Child("runAsGroup"), *sc.RunAsGroup, validation.IsValidGroupID(*sc.RunAsGroup))...)
-	}
+	errs := validateRunAs(sc.RunAsUser, sc.RunAsGroup, fldPath)
 	if sc.FSGroup != nil {
 		errs = append(errs, messagesAt(fldPath.Child("fsGroup"), *sc.FSGroup, validation.IsValidGroupID(*sc.FSGroup))...)
 	}
