@@ -5,14 +5,16 @@
 //   - raw CRI start: RunPodSandbox + CreateContainer + StartContainer, median of -n;
 //   - pod start: create → Running seen through a watch, -n pods one at a time,
 //     median; raw starts and pod starts alternate so both meet the same load;
-//   - burst: -burst pods created at once, time until all are Running;
+//   - burst: -burst pods created at once, time until all are Running, once
+//     beside the -n pods and -bursts times on an idle node (median), each
+//     after the machine's CPU has settled below 10% busy;
 //   - agent RSS idle, with containerd (and its shims) counted separately.
 //
 // It needs root and hack/setup.sh's packages, builds skiff (or uses
 // $SKIFF_BIN) and runs `skiff server --disable-agent` plus a separate
 // `skiff agent` so the agent's memory is its own.
 //
-//	go run ./bench/podstart [-n 50] [-burst 30]
+//	go run ./bench/podstart [-n 50] [-burst 30] [-bursts 3]
 package main
 
 import (
@@ -48,12 +50,13 @@ import (
 func main() {
 	n := flag.Int("n", 50, "pods started one at a time (and raw CRI starts)")
 	burst := flag.Int("burst", 30, "pods created at once")
+	bursts := flag.Int("bursts", 3, "bursts on an idle node (the median is printed)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Println("podstart: needs root (containerd, CNI, cgroups); skipped")
 		return
 	}
-	if err := run(*n, *burst); err != nil {
+	if err := run(*n, *burst, *bursts); err != nil {
 		fmt.Fprintln(os.Stderr, "podstart:", err)
 		os.Exit(1)
 	}
@@ -95,7 +98,7 @@ func (p *procs) stop() {
 	}
 }
 
-func run(n, burst int) error {
+func run(n, burst, bursts int) error {
 	ctx := context.Background()
 	bin, err := skiffBinary()
 	if err == nil {
@@ -193,11 +196,21 @@ func run(n, burst int) error {
 		}
 		raw, podLatencies = append(raw, r...), append(podLatencies, p)
 	}
-	// Bursts: first beside the n pods still running, then on an otherwise empty node.
+	// Bursts: first beside the n pods still running, then on an otherwise
+	// empty node, raw and skiff alternating. Each starts on a quiet machine:
+	// the clean-up of the one before (containerd's snapshot removal, the
+	// agent's teardown) must not run inside the next measurement.
+	quiet := func() {
+		if busy, err := procstat.WaitIdle(ctx, 0.10, 500*time.Millisecond, 30*time.Second); err != nil {
+			fmt.Printf("note: %v (%.0f%% busy)\n", err, busy*100)
+		}
+	}
+	quiet()
 	rawBurstBusy, err := rawCRIBurst(ctx, rt, agentDir, burst)
 	if err != nil {
 		return fmt.Errorf("raw CRI burst: %w", err)
 	}
+	quiet()
 	burstBusy, err := burstPods(ctx, client, "busy", burst)
 	if err != nil {
 		return err
@@ -207,23 +220,30 @@ func run(n, burst int) error {
 	if err := deleteAllPods(ctx, client); err != nil {
 		return err
 	}
-	rawBurst, err := rawCRIBurst(ctx, rt, agentDir, burst)
-	if err != nil {
-		return fmt.Errorf("raw CRI burst: %w", err)
-	}
-	burstTime, err := burstPods(ctx, client, "empty", burst)
-	if err != nil {
-		return err
-	}
-	if err := deleteAllPods(ctx, client); err != nil {
-		return err
+	var rawBursts, podBursts []time.Duration
+	for i := 0; i < bursts; i++ {
+		quiet()
+		r, err := rawCRIBurst(ctx, rt, agentDir, burst)
+		if err != nil {
+			return fmt.Errorf("raw CRI burst: %w", err)
+		}
+		quiet()
+		p, err := burstPods(ctx, client, fmt.Sprintf("empty%d", i), burst)
+		if err != nil {
+			return err
+		}
+		if err := deleteAllPods(ctx, client); err != nil {
+			return err
+		}
+		rawBursts, podBursts = append(rawBursts, r), append(podBursts, p)
 	}
 
 	rawMed, podMed := median(raw), median(podLatencies)
 	fmt.Printf("raw CRI start (sandbox+create+start), %d runs:   median %4.0f ms  (min %.0f, max %.0f)\n", len(raw), ms(rawMed), ms(minOf(raw)), ms(maxOf(raw)))
 	fmt.Printf("pod start (create → Running via watch), %d pods: median %4.0f ms  (min %.0f, max %.0f)\n", len(podLatencies), ms(podMed), ms(minOf(podLatencies)), ms(maxOf(podLatencies)))
 	fmt.Printf("skiff overhead over raw CRI (medians):          %+4.0f ms  (target ≤ +100 ms)\n", ms(podMed-rawMed))
-	fmt.Printf("%d pods at once on an idle node, all Running:    %.2f s  (target ≤ 5 s; raw CRI, %d at once: %.2f s)\n", burst, burstTime.Seconds(), burst, rawBurst.Seconds())
+	fmt.Printf("%d pods at once on an idle node, all Running:    median %.2f s of %s  (target ≤ 5 s; raw CRI, %d at once: median %.2f s of %s)\n",
+		burst, median(podBursts).Seconds(), seconds(podBursts), burst, median(rawBursts).Seconds(), seconds(rawBursts))
 	fmt.Printf("%d pods at once beside %d running pods:          %.2f s  (raw CRI, %d at once: %.2f s)\n", burst, n, burstBusy.Seconds(), burst, rawBurstBusy.Seconds())
 	fmt.Printf("agent RSS idle: %.1f MiB (target ≤ 40 MiB; private/anonymous %.1f MiB); with %d pods: %.1f MiB\n", agentIdle, agentIdleAnon, n+burst, agentBusy)
 	fmt.Printf("containerd RSS idle: %.1f MiB; shims with %d pods: %.1f MiB (counted separately)\n", containerdIdle, n+burst, shims)
@@ -514,6 +534,15 @@ func maxOf(d []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// seconds lists durations in run order, in seconds.
+func seconds(d []time.Duration) string {
+	s := make([]string, len(d))
+	for i, v := range d {
+		s[i] = fmt.Sprintf("%.2f", v.Seconds())
+	}
+	return strings.Join(s, " / ")
+}
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -81,6 +81,7 @@ func TestAgent(t *testing.T) {
 
 	t.Run("DeploymentServesHTTP", func(t *testing.T) { testAgentDeployment(t, c) })
 	t.Run("TwoContainersShareNetworkAndVolume", func(t *testing.T) { testAgentTwoContainers(t, c, node) })
+	t.Run("InitContainersInOrder", func(t *testing.T) { testAgentInitContainers(t, c, node) })
 	t.Run("LogsExecPortForward", func(t *testing.T) { testAgentStreaming(t, s, node) })
 	t.Run("RestartOnKill", func(t *testing.T) { testAgentRestartOnKill(t, c, node) })
 	t.Run("LivenessRestart", func(t *testing.T) { testAgentLiveness(t, s, node) })
@@ -315,6 +316,51 @@ func testAgentTwoContainers(t *testing.T, c kubernetes.Interface, node string) {
 	body, err = agentHTTP("http://" + p.Status.PodIP + ":8080/file?path=/shared/note")
 	if err != nil || body != "written-by-side" {
 		t.Fatalf("file written by side, read by web through the emptyDir: %q, %v", body, err)
+	}
+}
+
+// testAgentInitContainers: init containers run one at a time, in order, each
+// to completion, before the app container; the second reads what the first
+// wrote, and with restartPolicy Never an init container that ran too early
+// would fail the pod.
+func testAgentInitContainers(t *testing.T, c kubernetes.Interface, node string) {
+	work := []corev1.VolumeMount{{Name: "work", MountPath: "/work"}}
+	first := agentContainer("first", "write", "/work/first", "one")
+	second := agentContainer("second", "sh", "-c", "cat /work/first > /work/second")
+	web := agentContainer("web")
+	first.VolumeMounts, second.VolumeMounts, web.VolumeMounts = work, work, work
+	pod := agentPod("init", node, web)
+	pod.Spec.InitContainers = []corev1.Container{first, second}
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	pod.Spec.Volumes = []corev1.Volume{{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	agentCreate(t, c, pod)
+	p := agentWaitPod(t, c, "init", "running and ready", agentTimeout, agentRunningReady)
+	body, err := agentHTTP("http://" + p.Status.PodIP + ":8080/file?path=/work/second")
+	if err != nil || body != "one" {
+		t.Fatalf("file the second init container copied from the first's: %q, %v", body, err)
+	}
+	if len(p.Status.InitContainerStatuses) != 2 {
+		t.Fatalf("init container statuses: %s", agentStatuses(p))
+	}
+	var finished []*corev1.ContainerStateTerminated
+	for i, s := range p.Status.InitContainerStatuses {
+		term := s.State.Terminated
+		if s.Name != pod.Spec.InitContainers[i].Name || term == nil || term.ExitCode != 0 || term.Reason != "Completed" || s.RestartCount != 0 {
+			t.Fatalf("init container %d: %+v, want %s terminated Completed, exit 0, no restarts", i, s, pod.Spec.InitContainers[i].Name)
+		}
+		finished = append(finished, term)
+	}
+	if finished[1].StartedAt.Before(&finished[0].FinishedAt) {
+		t.Errorf("second init container started at %s, before the first finished at %s", finished[1].StartedAt, finished[0].FinishedAt)
+	}
+	initialized := false
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodInitialized && cond.Status == corev1.ConditionTrue {
+			initialized = true
+		}
+	}
+	if !initialized {
+		t.Errorf("pod conditions %+v, want Initialized True", p.Status.Conditions)
 	}
 }
 

@@ -2,6 +2,8 @@
 package procstat
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -49,4 +51,63 @@ func statusMiB(pid int, field string) float64 {
 		}
 	}
 	return 0
+}
+
+// cpuTicks returns the machine's busy and total CPU ticks so far, from the
+// first line of /proc/stat (idle and iowait count as not busy).
+func cpuTicks() (busy, total uint64, err error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, 0, errors.New("/proc/stat: no cpu line")
+	}
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total, nil
+}
+
+// WaitIdle waits until the whole machine's CPU was busy less than maxBusy
+// (a fraction of all cores) during one window, so a measurement does not
+// share the CPU with the clean-up of the one before. It gives up after
+// timeout and reports how busy the last window was.
+func WaitIdle(ctx context.Context, maxBusy float64, window, timeout time.Duration) (float64, error) {
+	deadline := time.Now().Add(timeout)
+	b0, t0, err := cpuTicks()
+	if err != nil {
+		return 0, err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(window):
+		}
+		b1, t1, err := cpuTicks()
+		if err != nil {
+			return 0, err
+		}
+		frac := 0.0
+		if t1 > t0 {
+			frac = float64(b1-b0) / float64(t1-t0)
+		}
+		if frac < maxBusy {
+			return frac, nil
+		}
+		if time.Now().After(deadline) {
+			return frac, fmt.Errorf("machine still %.0f%% busy after %s", frac*100, timeout)
+		}
+		b0, t0 = b1, t1
+	}
 }

@@ -1,8 +1,10 @@
 package procstat
 
 import (
+	"context"
 	"os"
 	"testing"
+	"time"
 )
 
 func TestOwnProcess(t *testing.T) {
@@ -26,5 +28,18 @@ func TestOwnProcess(t *testing.T) {
 	}
 	if RSSMiB(0) != 0 || CPU(1<<30) != 0 {
 		t.Error("want 0 for processes that do not exist")
+	}
+}
+
+func TestWaitIdleReturnsTheWindowsLoad(t *testing.T) {
+	ctx := context.Background()
+	// Anything is below 101% busy: the first window is enough.
+	busy, err := WaitIdle(ctx, 1.01, 50*time.Millisecond, time.Second)
+	if err != nil || busy < 0 || busy > 1 {
+		t.Fatalf("WaitIdle(1.01) = %v, %v; want a fraction in [0,1] and no error", busy, err)
+	}
+	// Nothing is below 0% busy: it gives up at the timeout.
+	if _, err := WaitIdle(ctx, 0, 50*time.Millisecond, 120*time.Millisecond); err == nil {
+		t.Fatal("WaitIdle(0) did not give up")
 	}
 }

@@ -3,6 +3,7 @@ package podworker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -96,36 +97,63 @@ func (m *Manager) podRuntimeState(ctx context.Context, uid types.UID) (*runtimeS
 		return a.CreatedAt > b.CreatedAt
 	})
 	for _, c := range cs.Containers {
-		info := &containerInfo{
-			id:        c.Id,
-			sandboxID: c.PodSandboxId,
-			name:      c.Labels[LabelContainerName],
-			state:     c.State,
-			hash:      c.Annotations[AnnotationHash],
-			init:      c.Annotations[AnnotationInit] == "true",
-			createdAt: time.Unix(0, c.CreatedAt),
-		}
-		if n, err := strconv.Atoi(c.Annotations[AnnotationRestartCount]); err == nil {
-			info.restartCount = int32(n)
-		} else if c.Metadata != nil {
-			info.restartCount = int32(c.Metadata.Attempt)
-		}
 		status, err := m.containerStatus(ctx, c.Id, c.State)
 		if err != nil {
 			continue // removed in between
 		}
-		info.status = status
-		info.state = status.State
-		st.containers = append(st.containers, info)
+		st.containers = append(st.containers, newContainerInfo(c.Id, c.PodSandboxId, c.Metadata, c.Labels, c.Annotations, c.CreatedAt, status))
 	}
-	sort.Slice(st.containers, func(i, j int) bool {
-		a, b := st.containers[i], st.containers[j]
+	st.sortContainers()
+	return st, nil
+}
+
+// newContainerInfo describes one container run from what the runtime lists
+// (or reports) of it and its status.
+func newContainerInfo(id, sandboxID string, meta *criapi.ContainerMetadata, labels, annotations map[string]string, createdAt int64, status *criapi.ContainerStatus) *containerInfo {
+	info := &containerInfo{
+		id:        id,
+		sandboxID: sandboxID,
+		name:      labels[LabelContainerName],
+		state:     status.State,
+		hash:      annotations[AnnotationHash],
+		init:      annotations[AnnotationInit] == "true",
+		createdAt: time.Unix(0, createdAt),
+		status:    status,
+	}
+	if n, err := strconv.Atoi(annotations[AnnotationRestartCount]); err == nil {
+		info.restartCount = int32(n)
+	} else if meta != nil {
+		info.restartCount = int32(meta.Attempt)
+	}
+	return info
+}
+
+// sortContainers orders runs newest first: by restart count, then creation.
+func (s *runtimeState) sortContainers() {
+	sort.Slice(s.containers, func(i, j int) bool {
+		a, b := s.containers[i], s.containers[j]
 		if a.restartCount != b.restartCount {
 			return a.restartCount > b.restartCount
 		}
 		return a.createdAt.After(b.createdAt)
 	})
-	return st, nil
+}
+
+// withStarted returns st plus the containers just started in sandboxID,
+// asking the runtime about those alone: after a start, re-listing the whole
+// pod costs two more calls to a runtime that is busiest exactly then.
+func (m *Manager) withStarted(ctx context.Context, st *runtimeState, sandboxID string, ids []string) (*runtimeState, error) {
+	out := &runtimeState{sandboxes: st.sandboxes, containers: append([]*containerInfo(nil), st.containers...)}
+	for _, id := range ids {
+		status, err := m.containerStatus(ctx, id, criapi.ContainerState_CONTAINER_RUNNING)
+		if err != nil {
+			return nil, fmt.Errorf("status of started container %s: %w", id, err)
+		}
+		out.containers = slices.DeleteFunc(out.containers, func(c *containerInfo) bool { return c.id == id })
+		out.containers = append(out.containers, newContainerInfo(id, sandboxID, status.Metadata, status.Labels, status.Annotations, status.CreatedAt, status))
+	}
+	out.sortContainers()
+	return out, nil
 }
 
 // containerStatus returns a container's details; those of exited

@@ -196,12 +196,7 @@ func (w *worker) sync(ctx context.Context) bool {
 		}
 	}
 	podIPs := w.sandboxIPs(ctx, pod, sb.Id)
-	changed := w.syncContainers(ctx, pod, st, sb, podIPs)
-	if changed {
-		if fresh, err := w.m.podRuntimeState(ctx, pod.UID); err == nil {
-			st = fresh
-		}
-	}
+	st = w.syncContainers(ctx, pod, st, sb, podIPs)
 	w.m.garbageCollect(ctx, st, pod)
 	w.m.observed(pod.UID, st)
 	w.writeStatus(ctx, pod, st, sb.Id, podIPs)
@@ -295,8 +290,8 @@ func (m *Manager) sandboxIPs(ctx context.Context, pod *v1.Pod, sandboxID string)
 }
 
 // syncContainers kills what must not run and starts what should; it
-// reports whether it changed anything.
-func (w *worker) syncContainers(ctx context.Context, pod *v1.Pod, st *runtimeState, sb *criapi.PodSandbox, podIPs []string) bool {
+// returns the runtime's state after its changes.
+func (w *worker) syncContainers(ctx context.Context, pod *v1.Pod, st *runtimeState, sb *criapi.PodSandbox, podIPs []string) *runtimeState {
 	m := w.m
 	changed := false
 
@@ -344,21 +339,45 @@ func (w *worker) syncContainers(ctx context.Context, pod *v1.Pod, st *runtimeSta
 	if err != nil {
 		m.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", err)
 		w.requeue(2 * time.Second)
-		return changed
+		return st
 	}
 	if err := m.writeEtcHosts(pod, podIPs); err != nil {
 		w.log().warn("write /etc/hosts", err)
 	}
 	sandboxCfg := SandboxConfig(pod, sb.Metadata.GetAttempt(), m.sandboxOptions())
+	// What the starts below did, to refresh st with as few runtime calls
+	// as possible: the started containers alone, or everything after a
+	// start that went wrong half-way.
+	var started []string
+	relist := false
 	start := func(c *v1.Container, init bool) {
 		cur := st.current(c.Name)
 		restartCount := int32(0)
 		if cur != nil {
 			restartCount = cur.restartCount + 1
 		}
-		if w.startContainer(ctx, pod, c, init, restartCount, sb.Id, sandboxCfg, podIPs, mounts) {
-			changed = true
+		id, changed := w.startContainer(ctx, pod, c, init, restartCount, sb.Id, sandboxCfg, podIPs, mounts)
+		switch {
+		case id != "":
+			started = append(started, id)
+		case changed:
+			relist = true
 		}
+	}
+	after := func() *runtimeState {
+		if !relist && len(started) > 0 {
+			fresh, err := m.withStarted(ctx, st, sb.Id, started)
+			if err == nil {
+				return fresh
+			}
+			relist = true
+		}
+		if relist {
+			if fresh, err := m.podRuntimeState(ctx, pod.UID); err == nil {
+				return fresh
+			}
+		}
+		return st
 	}
 
 	// Init containers, one at a time, in order.
@@ -372,21 +391,20 @@ func (w *worker) syncContainers(ctx context.Context, pod *v1.Pod, st *runtimeSta
 			if sidecar && m.probes.State(cur.id).Started {
 				continue
 			}
-			return changed
+			return after()
 		case cur == nil || cur.state == criapi.ContainerState_CONTAINER_CREATED:
 			start(c, true)
-			return true
+			return after()
 		case cur.exitCode() == 0 && !sidecar:
 			delete(w.waiting, c.Name)
 			continue
 		case pod.Spec.RestartPolicy == v1.RestartPolicyNever && !sidecar:
-			return changed // the pod has failed
+			return after() // the pod has failed
 		default:
 			if w.restartAllowed(pod, c, cur) {
 				start(c, true)
-				changed = true
 			}
-			return changed
+			return after()
 		}
 	}
 
@@ -407,7 +425,7 @@ func (w *worker) syncContainers(ctx context.Context, pod *v1.Pod, st *runtimeSta
 			delete(w.waiting, c.Name)
 		}
 	}
-	return changed
+	return after()
 }
 
 func shouldRestart(policy v1.RestartPolicy, exitCode int32) bool {
@@ -462,8 +480,10 @@ func (m *Manager) ensureProbes(ctx context.Context, pod *v1.Pod, c *v1.Container
 
 // startContainer pulls the image if needed, creates and starts one run of
 // c, and runs its postStart hook. Failures are recorded as the container's
-// waiting reason and as events.
-func (w *worker) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Container, init bool, restartCount int32, sandboxID string, sandboxCfg *criapi.PodSandboxConfig, podIPs []string, vols map[string]volume.Mount) bool {
+// waiting reason and as events. It returns the ID of the container it
+// started, or "" and whether it changed the runtime anyway (a container
+// created but not started, or killed by its failed postStart hook).
+func (w *worker) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Container, init bool, restartCount int32, sandboxID string, sandboxCfg *criapi.PodSandboxConfig, podIPs []string, vols map[string]volume.Mount) (string, bool) {
 	m := w.m
 	image, imageUID, wait := m.ensureImage(ctx, pod, c)
 	if wait != nil {
@@ -471,13 +491,13 @@ func (w *worker) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 		if wait.Reason == "ImagePullBackOff" || wait.Reason == "ErrImagePull" {
 			w.requeue(m.pulls.Delay(string(pod.UID) + "/" + c.Name + "/pull"))
 		}
-		return false
+		return "", false
 	}
-	configError := func(err error) bool {
+	configError := func(err error) (string, bool) {
 		m.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		w.waiting[c.Name] = podstatus.Waiting{Reason: "CreateContainerConfigError", Message: err.Error()}
 		w.requeue(2 * time.Second)
-		return false
+		return "", false
 	}
 	env, err := envvar.Resolve(m.cfg.Sources, envvar.Pod{Pod: pod, PodIPs: podIPs, HostIPs: m.cfg.HostIPs, NodeAllocatable: m.cfg.Allocatable}, c)
 	if err != nil {
@@ -503,14 +523,14 @@ func (w *worker) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 		m.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		w.waiting[c.Name] = podstatus.Waiting{Reason: "CreateContainerError", Message: err.Error()}
 		w.requeue(2 * time.Second)
-		return false
+		return "", false
 	}
 	m.cfg.Recorder.Eventf(pod, v1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 	delete(w.waiting, c.Name)
 	if _, err := m.cfg.Runtime.StartContainer(ctx, &criapi.StartContainerRequest{ContainerId: created.ContainerId}); err != nil {
 		m.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		w.waiting[c.Name] = podstatus.Waiting{Reason: "RunContainerError", Message: err.Error()}
-		return true
+		return "", true
 	}
 	m.cfg.Recorder.Eventf(pod, v1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
@@ -521,11 +541,12 @@ func (w *worker) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Containe
 		if err := m.runHook(ctx, c.Lifecycle.PostStart, created.ContainerId, ip, c, gracePeriod(pod, false)); err != nil {
 			m.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)
 			m.killContainer(ctx, pod, &containerInfo{id: created.ContainerId, name: c.Name}, gracePeriod(pod, false))
+			return "", true
 		}
 	}
 	info := &containerInfo{id: created.ContainerId, name: c.Name}
 	m.ensureProbes(ctx, pod, c, info, podIPs)
-	return true
+	return created.ContainerId, true
 }
 
 // checkNonRoot enforces runAsNonRoot against the configured or image user.
