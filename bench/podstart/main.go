@@ -131,8 +131,9 @@ func run(n, burst, bursts int) error {
 	if err != nil {
 		return err
 	}
-	if _, err := ps.start(filepath.Join(dir, "server.log"), bin, "server", "--data-dir", serverDir, "--https-port", strconv.Itoa(port),
-		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--disable-agent"); err != nil {
+	serverCmd, err := ps.start(filepath.Join(dir, "server.log"), bin, "server", "--data-dir", serverDir, "--https-port", strconv.Itoa(port),
+		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--disable-agent")
+	if err != nil {
 		return err
 	}
 	kubeconfig := filepath.Join(serverDir, "kubeconfig.yaml")
@@ -221,6 +222,7 @@ func run(n, burst, bursts int) error {
 		return err
 	}
 	var rawBursts, podBursts []time.Duration
+	var agentCPU, serverCPU time.Duration // skiff's own CPU time in the idle-node bursts
 	for i := 0; i < bursts; i++ {
 		quiet()
 		r, err := rawCRIBurst(ctx, rt, agentDir, burst)
@@ -228,10 +230,13 @@ func run(n, burst, bursts int) error {
 			return fmt.Errorf("raw CRI burst: %w", err)
 		}
 		quiet()
+		agent0, server0 := procstat.CPU(agentCmd.Process.Pid), procstat.CPU(serverCmd.Process.Pid)
 		p, err := burstPods(ctx, client, fmt.Sprintf("empty%d", i), burst)
 		if err != nil {
 			return err
 		}
+		agentCPU += procstat.CPU(agentCmd.Process.Pid) - agent0
+		serverCPU += procstat.CPU(serverCmd.Process.Pid) - server0
 		if err := deleteAllPods(ctx, client); err != nil {
 			return err
 		}
@@ -244,6 +249,9 @@ func run(n, burst, bursts int) error {
 	fmt.Printf("skiff overhead over raw CRI (medians):          %+4.0f ms  (target ≤ +100 ms)\n", ms(podMed-rawMed))
 	fmt.Printf("%d pods at once on an idle node, all Running:    median %.2f s of %s  (target ≤ 5 s; raw CRI, %d at once: median %.2f s of %s)\n",
 		burst, median(podBursts).Seconds(), seconds(podBursts), burst, median(rawBursts).Seconds(), seconds(rawBursts))
+	perPod := func(d time.Duration) float64 { return ms(d) / float64(bursts*burst) }
+	fmt.Printf("skiff's own CPU per pod in those bursts:         agent %.1f ms, API server %.1f ms (the rest is containerd, shims, runc, CNI)\n",
+		perPod(agentCPU), perPod(serverCPU))
 	fmt.Printf("%d pods at once beside %d running pods:          %.2f s  (raw CRI, %d at once: %.2f s)\n", burst, n, burstBusy.Seconds(), burst, rawBurstBusy.Seconds())
 	fmt.Printf("agent RSS idle: %.1f MiB (target ≤ 40 MiB; private/anonymous %.1f MiB); with %d pods: %.1f MiB\n", agentIdle, agentIdleAnon, n+burst, agentBusy)
 	fmt.Printf("containerd RSS idle: %.1f MiB; shims with %d pods: %.1f MiB (counted separately)\n", containerdIdle, n+burst, shims)
