@@ -88,6 +88,7 @@ func TestAgent(t *testing.T) {
 	t.Run("CrashLoopBackOff", func(t *testing.T) { testAgentCrashLoop(t, s, node) })
 	t.Run("OOMKilled", func(t *testing.T) { testAgentOOM(t, c, node) })
 	t.Run("Readiness", func(t *testing.T) { testAgentReadiness(t, s, node) })
+	t.Run("GRPCProbes", func(t *testing.T) { testAgentGRPCProbes(t, c, node) })
 	t.Run("ConfigMapAndSecret", func(t *testing.T) { testAgentConfig(t, s, node) })
 	t.Run("AgentRestartKeepsContainers", func(t *testing.T) { testAgentRestart(t, s, node) })
 	t.Run("DeleteLeavesNothing", func(t *testing.T) { testAgentCleanup(t, s) })
@@ -611,6 +612,36 @@ func testAgentReadiness(t *testing.T, s *framework.Server, node string) {
 	})
 	s.MustKubectl(t, "-n", agentNS, "exec", "ready", "--", "rm", "/tmp/unready")
 	agentWaitPod(t, c, "ready", "ready again", agentTimeout, agentRunningReady)
+}
+
+// testAgentGRPCProbes: grpc probes call the standard gRPC health service; a
+// SERVING service makes the pod start and become ready, a NOT_SERVING one
+// keeps it running but not ready.
+func testAgentGRPCProbes(t *testing.T, c kubernetes.Interface, node string) {
+	probe := func(service string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 9000, Service: ptr.To(service)}},
+			PeriodSeconds: 1, FailureThreshold: 1}
+	}
+	good := agentContainer("web", "serve", "--grpc-port=9000")
+	good.StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 9000}}, PeriodSeconds: 1, FailureThreshold: 30}
+	good.ReadinessProbe = probe("app")
+	agentCreate(t, c, agentPod("grpc", node, good))
+	bad := agentContainer("web", "serve", "--grpc-port=9000")
+	bad.ReadinessProbe = probe("broken")
+	agentCreate(t, c, agentPod("grpc-broken", node, bad))
+
+	agentWaitPod(t, c, "grpc", "started and ready through gRPC health", agentTimeout, func(p *corev1.Pod) bool {
+		s := p.Status.ContainerStatuses
+		return agentRunningReady(p) && len(s) == 1 && s[0].Started != nil && *s[0].Started
+	})
+	agentWaitPod(t, c, "grpc-broken", "running", agentTimeout, func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning
+	})
+	// Five probe periods later it is still not ready.
+	time.Sleep(5 * time.Second)
+	if p := agentGet(t, c, "grpc-broken"); agentReady(p) || p.Status.ContainerStatuses[0].Ready {
+		t.Fatalf("pod whose gRPC health service is NOT_SERVING is ready: %s", agentStatuses(p))
+	}
 }
 
 func testAgentConfig(t *testing.T, s *framework.Server, node string) {

@@ -248,6 +248,8 @@ func isTerminal(f *os.File) bool {
 //	/env?name= the variable's value
 //	/file?path= the file's content
 //	/get?url=  the body fetched from url (e.g. a sibling container on localhost)
+//
+// and, with --grpc-port=N, the gRPC health service on N (see serveGRPCHealth).
 func serve(args []string, stdout io.Writer) int {
 	port := os.Getenv("PORT")
 	if port == "" {
@@ -256,6 +258,12 @@ func serve(args []string, stdout io.Writer) int {
 	for _, a := range args {
 		if p, ok := strings.CutPrefix(a, "--port="); ok {
 			port = p
+		}
+		if p, ok := strings.CutPrefix(a, "--grpc-port="); ok {
+			if err := serveGRPCHealth(p, stdout); err != nil {
+				fmt.Fprintln(stdout, err)
+				return 1
+			}
 		}
 	}
 	host, _ := os.Hostname()
