@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh installs what the skiff node agent needs from Debian's packages:
 # containerd, runc, the CNI plugins and iptables (plus conntrack and iproute2).
+# `setup.sh --test` adds what only the tests use: docker-registry (the
+# distribution registry), which the agent's image-pull tests run locally.
 # Idempotent: packages already installed are left alone, and `apt-get update`
 # runs only when something is missing. It never starts a system containerd:
 # the agent runs its own, with its own config, root, state and socket.
@@ -12,6 +14,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(containerd runc containernetworking-plugins iptables conntrack iproute2 util-linux)
+if [ "${1:-}" = "--test" ]; then
+	packages+=(docker-registry)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,8 +27,9 @@ done
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
-	# policy-rc.d keeps the package's own init/systemd hooks from starting a
-	# system containerd while installing; the agent supervises a private one.
+	# policy-rc.d keeps the packages' own init/systemd hooks from starting a
+	# system containerd (or registry) while installing; the agent supervises
+	# a private containerd, and the tests run their own registry.
 	policy=/usr/sbin/policy-rc.d
 	had_policy=0
 	[ -e "$policy" ] && had_policy=1

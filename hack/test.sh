@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 
 if [ "$(id -u)" -eq 0 ]; then
-	bash hack/setup.sh
+	bash hack/setup.sh --test
 else
 	echo "test.sh: not root: skipping package setup; tests that need root or containerd will skip"
 fi

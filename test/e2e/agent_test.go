@@ -90,6 +90,7 @@ func TestAgent(t *testing.T) {
 	t.Run("Readiness", func(t *testing.T) { testAgentReadiness(t, s, node) })
 	t.Run("GRPCProbes", func(t *testing.T) { testAgentGRPCProbes(t, c, node) })
 	t.Run("ConfigMapAndSecret", func(t *testing.T) { testAgentConfig(t, s, node) })
+	t.Run("RegistryPullWithSecret", func(t *testing.T) { testAgentRegistryPull(t, c, node, filepath.Join(importDir, "testapp.tar")) })
 	t.Run("AgentRestartKeepsContainers", func(t *testing.T) { testAgentRestart(t, s, node) })
 	t.Run("DeleteLeavesNothing", func(t *testing.T) { testAgentCleanup(t, s) })
 }
@@ -642,6 +643,42 @@ func testAgentGRPCProbes(t *testing.T, c kubernetes.Interface, node string) {
 	if p := agentGet(t, c, "grpc-broken"); agentReady(p) || p.Status.ContainerStatuses[0].Ready {
 		t.Fatalf("pod whose gRPC health service is NOT_SERVING is ready: %s", agentStatuses(p))
 	}
+}
+
+// testAgentRegistryPull: an image in a registry that wants credentials is
+// pulled (imagePullPolicy Always) with the pod's imagePullSecrets; without
+// them the pull fails and the container waits in ErrImagePull/ImagePullBackOff.
+func testAgentRegistryPull(t *testing.T, c kubernetes.Interface, node, archive string) {
+	r := startRegistry(t)
+	r.push(t, archive, "skiff/private", "1")
+	image := r.addr + "/skiff/private:1"
+	ctx := context.Background()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "regcred"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: r.dockerConfigJSON()}}
+	if _, err := c.CoreV1().Secrets(agentNS).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	web := agentContainer("web")
+	web.Image, web.ImagePullPolicy = image, corev1.PullAlways
+	with := agentPod("pulled", node, web)
+	with.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "regcred"}}
+	agentCreate(t, c, with)
+	agentCreate(t, c, agentPod("unauthorized", node, web))
+
+	p := agentWaitPod(t, c, "pulled", "running and ready from the registry", agentTimeout, agentRunningReady)
+	if s := p.Status.ContainerStatuses[0]; s.Image != image || !strings.Contains(s.ImageID, "sha256:") {
+		t.Errorf("container status image %q, imageID %q; want %q and a digest", s.Image, s.ImageID, image)
+	}
+	if body, err := agentHTTP("http://" + p.Status.PodIP + ":8080/"); err != nil || !strings.Contains(body, "hostname: pulled") {
+		t.Errorf("pulled image serving: %q, %v", body, err)
+	}
+	agentWaitPod(t, c, "unauthorized", "waiting on a failed pull", agentTimeout, func(p *corev1.Pod) bool {
+		if len(p.Status.ContainerStatuses) != 1 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+			return false
+		}
+		reason := p.Status.ContainerStatuses[0].State.Waiting.Reason
+		return reason == "ErrImagePull" || reason == "ImagePullBackOff"
+	})
 }
 
 func testAgentConfig(t *testing.T, s *framework.Server, node string) {

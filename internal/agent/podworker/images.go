@@ -11,6 +11,7 @@ import (
 
 	"github.com/distribution/reference"
 	v1 "k8s.io/api/core/v1"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	criapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/skiff-sh/skiff/internal/agent/podstatus"
@@ -43,7 +44,7 @@ func (m *Manager) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container)
 	}
 	m.cfg.Recorder.Eventf(pod, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
 	start := time.Now()
-	var lastErr error
+	var pullErrs []error
 	for _, auth := range m.pullAuths(pod, c.Image) {
 		resp, err := m.cfg.Runtime.Images.PullImage(ctx, &criapi.PullImageRequest{Image: spec, Auth: auth, SandboxConfig: nil})
 		if err == nil {
@@ -54,15 +55,16 @@ func (m *Manager) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container)
 			}
 			return resp.ImageRef, nil, nil
 		}
-		lastErr = err
+		pullErrs = append(pullErrs, err)
 	}
+	pullErr := utilerrors.NewAggregate(pullErrs)
 	if have {
 		// No registry reachable (air-gapped nodes): run the imported image.
-		m.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "Pulled", "Could not pull image %q (%v); using the image already on the node", c.Image, lastErr)
+		m.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "Pulled", "Could not pull image %q (%v); using the image already on the node", c.Image, pullErr)
 		return present.Image.Id, imageUID(present.Image), nil
 	}
 	m.pulls.Next(key, time.Now())
-	msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, lastErr)
+	msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, pullErr)
 	m.cfg.Recorder.Event(pod, v1.EventTypeWarning, "Failed", msg)
 	return "", nil, &podstatus.Waiting{Reason: "ErrImagePull", Message: msg}
 }
@@ -109,7 +111,8 @@ type dockerAuth struct {
 }
 
 // pullAuths returns the credentials to try, from the pod's
-// imagePullSecrets matching the image's registry, then anonymous.
+// imagePullSecrets matching the image's registry; anonymous (one nil) when
+// none match, as the kubelet does.
 func (m *Manager) pullAuths(pod *v1.Pod, image string) []*criapi.AuthConfig {
 	registry := "docker.io"
 	if named, err := reference.ParseNormalizedNamed(image); err == nil {
@@ -140,10 +143,17 @@ func (m *Manager) pullAuths(pod *v1.Pod, image string) []*criapi.AuthConfig {
 					}
 				}
 			}
-			out = append(out, &criapi.AuthConfig{Username: user, Password: pass, ServerAddress: host})
+			// No ServerAddress: the secret was matched to the registry
+			// above, and containerd drops credentials whose ServerAddress
+			// does not parse as a URL with that host ("127.0.0.1:5000",
+			// "docker.io" do not).
+			out = append(out, &criapi.AuthConfig{Username: user, Password: pass})
 		}
 	}
-	return append(out, nil)
+	if len(out) == 0 {
+		return []*criapi.AuthConfig{nil}
+	}
+	return out
 }
 
 func registryMatches(key, registry string) bool {
