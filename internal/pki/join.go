@@ -53,6 +53,9 @@ func RESTConfigFromToken(ctx context.Context, serverURL, token string) (*rest.Co
 		Host:            serverURL,
 		BearerToken:     strings.TrimSpace(token),
 		TLSClientConfig: rest.TLSClientConfig{CAData: caPEM, ServerName: MultiplexServerName},
+		// Protobuf, as the server's own components and upstream's kubelet:
+		// pod and node bodies encode and decode several times faster than JSON.
+		ContentConfig: rest.ContentConfig{ContentType: "application/vnd.kubernetes.protobuf"},
 	}, nil
 }
 
