@@ -83,6 +83,7 @@ func TestAgent(t *testing.T) {
 	t.Run("TwoContainersShareNetworkAndVolume", func(t *testing.T) { testAgentTwoContainers(t, c, node) })
 	t.Run("InitContainersInOrder", func(t *testing.T) { testAgentInitContainers(t, c, node) })
 	t.Run("LogsExecPortForward", func(t *testing.T) { testAgentStreaming(t, s, node) })
+	t.Run("AttachAndCopy", func(t *testing.T) { testAgentAttachCopy(t, s, node) })
 	t.Run("RestartOnKill", func(t *testing.T) { testAgentRestartOnKill(t, c, node) })
 	t.Run("LivenessRestart", func(t *testing.T) { testAgentLiveness(t, s, node) })
 	t.Run("CrashLoopBackOff", func(t *testing.T) { testAgentCrashLoop(t, s, node) })
@@ -363,6 +364,51 @@ func testAgentInitContainers(t *testing.T, c kubernetes.Interface, node string) 
 	}
 	if !initialized {
 		t.Errorf("pod conditions %+v, want Initialized True", p.Status.Conditions)
+	}
+}
+
+// testAgentAttachCopy: kubectl attach -i reaches a running container's stdin
+// and streams its output back; kubectl cp copies a file in and out (through
+// exec and the image's tar).
+func testAgentAttachCopy(t *testing.T, s *framework.Server, node string) {
+	c := s.Client
+	shell := agentContainer("sh", "sh")
+	shell.Stdin = true
+	agentCreate(t, c, agentPod("attach", node, shell))
+	agentWaitPod(t, c, "attach", "running", agentTimeout, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	attach := exec.CommandContext(ctx, framework.Binary(t), "kubectl", "--kubeconfig", s.Kubeconfig, "-n", agentNS, "attach", "-i", "attach", "-c", "sh")
+	stdin, err := attach.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out agentSyncBuffer
+	attach.Stdout, attach.Stderr = &out, &out
+	if err := attach.Start(); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, 30*time.Second, "a line typed into kubectl attach to be run by the container's shell", func() (bool, error) {
+		_, _ = io.WriteString(stdin, "echo attached-ok\n")
+		return strings.Contains(out.String(), "attached-ok"), fmt.Errorf("attach output %q", out.String())
+	})
+	cancel()
+	_ = attach.Wait()
+
+	dir := t.TempDir()
+	in, back := filepath.Join(dir, "in.txt"), filepath.Join(dir, "back.txt")
+	want := "copied through kubectl cp\n"
+	if err := os.WriteFile(in, []byte(want), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.MustKubectl(t, "-n", agentNS, "cp", in, "attach:/tmp/in.txt", "-c", "sh")
+	if got := s.MustKubectl(t, "-n", agentNS, "exec", "attach", "-c", "sh", "--", "cat", "/tmp/in.txt"); got != want {
+		t.Errorf("file copied into the pod reads %q, want %q", got, want)
+	}
+	s.MustKubectl(t, "-n", agentNS, "cp", "attach:/tmp/in.txt", back, "-c", "sh")
+	if got, err := os.ReadFile(back); err != nil || string(got) != want {
+		t.Errorf("file copied out of the pod: %q, %v; want %q", got, err, want)
 	}
 }
 
