@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/store"
 )
 
@@ -206,6 +207,9 @@ func (h *resourceHandler) createObject(ctx context.Context, obj runtime.Object, 
 	}
 	st := res.Strategy
 	st.PrepareForCreate(obj)
+	if pod, ok := obj.(*corev1.Pod); ok {
+		registry.MountServiceAccountToken(pod, h.s.serviceAccountAutomount(pod.Namespace, pod.Spec.ServiceAccountName), utilrand.String(5))
+	}
 	st.Default(obj)
 	errs := apivalidation.ValidateObjectMetaAccessor(acc, res.Namespaced, h.nameValidator(), field.NewPath("metadata"))
 	errs = append(errs, st.Validate(obj)...)
@@ -242,6 +246,26 @@ func (h *resourceHandler) reservationError(err error, name string) error {
 }
 
 // checkNamespace refuses writes into namespaces that do not exist or are being deleted.
+// serviceAccountAutomount is the named service account's
+// automountServiceAccountToken, nil when it does not say or does not exist
+// (yet: the service-account controller creates "default" a moment after its
+// namespace; upstream refuses the pod then, skiff lets it start and its
+// agent retries the token).
+func (s *Server) serviceAccountAutomount(ns, name string) *bool {
+	h := s.byGR[corev1.SchemeGroupVersion.WithResource("serviceaccounts").GroupResource()]
+	if h == nil {
+		return nil
+	}
+	obj, err := h.storage.GetCached(ns + "/" + name)
+	if err != nil {
+		return nil
+	}
+	if sa, ok := obj.(*corev1.ServiceAccount); ok {
+		return sa.AutomountServiceAccountToken
+	}
+	return nil
+}
+
 func (s *Server) checkNamespace(ns string) error {
 	nh := s.byGR[corev1.SchemeGroupVersion.WithResource("namespaces").GroupResource()]
 	if nh == nil {

@@ -91,6 +91,8 @@ func TestAgent(t *testing.T) {
 	t.Run("Readiness", func(t *testing.T) { testAgentReadiness(t, s, node) })
 	t.Run("GRPCProbes", func(t *testing.T) { testAgentGRPCProbes(t, c, node) })
 	t.Run("ConfigMapAndSecret", func(t *testing.T) { testAgentConfig(t, s, node) })
+	t.Run("SecurityVolumesAndEnv", func(t *testing.T) { testAgentSecurityVolumes(t, s, node) })
+	t.Run("GracefulTerminationAndPreStop", func(t *testing.T) { testAgentGracefulStop(t, c, node) })
 	t.Run("RegistryPullWithSecret", func(t *testing.T) { testAgentRegistryPull(t, c, node, filepath.Join(importDir, "testapp.tar")) })
 	t.Run("AgentRestartKeepsContainers", func(t *testing.T) { testAgentRestart(t, s, node) })
 	t.Run("DeleteLeavesNothing", func(t *testing.T) { testAgentCleanup(t, s) })
@@ -688,6 +690,154 @@ func testAgentGRPCProbes(t *testing.T, c kubernetes.Interface, node string) {
 	time.Sleep(5 * time.Second)
 	if p := agentGet(t, c, "grpc-broken"); agentReady(p) || p.Status.ContainerStatuses[0].Ready {
 		t.Fatalf("pod whose gRPC health service is NOT_SERVING is ready: %s", agentStatuses(p))
+	}
+}
+
+// testAgentSecurityVolumes: runAsUser/runAsGroup, readOnlyRootFilesystem and
+// dropped capabilities reach the container; downwardAPI, hostPath, a PVC
+// bound to a hostPath PV, a configMap key through subPath, the automounted
+// service-account token; resourceFieldRef env; a missing ConfigMap key is
+// CreateContainerConfigError.
+func testAgentSecurityVolumes(t *testing.T, s *framework.Server, node string) {
+	c := s.Client
+	ctx := context.Background()
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "from-host"), []byte("host file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The PV's folder is writable by the pod's non-root user, as an admin would prepare it.
+	pvDir := filepath.Join(t.TempDir(), "pv")
+	if err := os.Mkdir(pvDir, 0o777); err != nil || os.Chmod(pvDir, 0o777) != nil {
+		t.Fatalf("PV folder: %v", err)
+	}
+	if _, err := c.CoreV1().ConfigMaps(agentNS).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "files"},
+		Data: map[string]string{"app.conf": "mode=sub"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "agent-pv"}, Spec: corev1.PersistentVolumeSpec{
+		Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+		AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: pvDir}},
+		ClaimRef:               &corev1.ObjectReference{Namespace: agentNS, Name: "data"},
+	}}
+	if _, err := c.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.CoreV1().PersistentVolumes().Delete(context.Background(), "agent-pv", metav1.DeleteOptions{})
+	})
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data"}, Spec: corev1.PersistentVolumeClaimSpec{
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, VolumeName: "agent-pv",
+		Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+	}}
+	if _, err := c.CoreV1().PersistentVolumeClaims(agentNS).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	web := agentContainer("web")
+	web.SecurityContext = &corev1.SecurityContext{
+		RunAsUser: ptr.To[int64](65534), RunAsGroup: ptr.To[int64](65534),
+		ReadOnlyRootFilesystem: ptr.To(true),
+		Capabilities:           &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+	web.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
+	web.Env = []corev1.EnvVar{{Name: "MEM_LIMIT", ValueFrom: &corev1.EnvVarSource{
+		ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1Mi")}}}}
+	web.VolumeMounts = []corev1.VolumeMount{
+		{Name: "podinfo", MountPath: "/etc/podinfo"},
+		{Name: "host", MountPath: "/host", ReadOnly: true},
+		{Name: "data", MountPath: "/data"},
+		{Name: "files", MountPath: "/etc/app.conf", SubPath: "app.conf"},
+		{Name: "scratch", MountPath: "/tmp"},
+	}
+	pod := agentPod("secvol", node, web)
+	pod.Labels["tier"] = "backend"
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "podinfo", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+			{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}}},
+		{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host}}},
+		{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}},
+		{Name: "files", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "files"}}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	agentCreate(t, c, pod)
+	agentWaitPod(t, c, "secvol", "running and ready", agentTimeout, agentRunningReady)
+
+	exec := func(args ...string) (string, error) {
+		return s.Kubectl(t, append([]string{"-n", agentNS, "exec", "secvol", "--"}, args...)...)
+	}
+	checks := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"id"}, "uid=65534 gid=65534"},
+		{[]string{"cat", "/etc/podinfo/labels"}, `tier="backend"`},
+		{[]string{"cat", "/host/from-host"}, "host file"},
+		{[]string{"cat", "/etc/app.conf"}, "mode=sub"},
+		{[]string{"env"}, "MEM_LIMIT=64"},
+		{[]string{"cat", "/var/run/secrets/kubernetes.io/serviceaccount/namespace"}, agentNS},
+		{[]string{"cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"}, "eyJ"}, // a JWT, not the placeholder
+		{[]string{"cat", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"}, "BEGIN CERTIFICATE"},
+	}
+	for _, ck := range checks {
+		if out, err := exec(ck.args...); err != nil || !strings.Contains(out, ck.want) {
+			t.Errorf("exec %v = %q, %v; want it to contain %q", ck.args, out, err, ck.want)
+		}
+	}
+	// The root file system is read-only; the emptyDir is writable (as 65534).
+	if out, err := exec("touch", "/new-file"); err == nil {
+		t.Errorf("touch on a read-only root file system succeeded: %q", out)
+	}
+	if out, err := exec("touch", "/tmp/ok"); err != nil {
+		t.Errorf("touch in the emptyDir: %q, %v", out, err)
+	}
+	// A file written through the PVC lands in the PV's host path.
+	if _, err := exec("write", "/data/through-pvc", "persisted"); err != nil {
+		t.Errorf("write through the PVC: %v", err)
+	} else if got, err := os.ReadFile(filepath.Join(pvDir, "through-pvc")); err != nil || string(got) != "persisted" {
+		t.Errorf("PV host path holds %q, %v; want what the pod wrote", got, err)
+	}
+
+	broken := agentContainer("web")
+	broken.Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "files"}, Key: "no-such-key"}}}}
+	agentCreate(t, c, agentPod("badenv", node, broken))
+	agentWaitPod(t, c, "badenv", "CreateContainerConfigError", agentTimeout, func(p *corev1.Pod) bool {
+		st := p.Status.ContainerStatuses
+		return len(st) == 1 && st[0].State.Waiting != nil && st[0].State.Waiting.Reason == "CreateContainerConfigError"
+	})
+}
+
+// testAgentGracefulStop: deleting a pod runs its preStop hook, sends
+// SIGTERM, and SIGKILLs a container that ignores it once the grace period
+// is over.
+func testAgentGracefulStop(t *testing.T, c kubernetes.Interface, node string) {
+	ctx := context.Background()
+	marker := t.TempDir()
+	stubborn := agentContainer("web", "hang")
+	stubborn.VolumeMounts = []corev1.VolumeMount{{Name: "marker", MountPath: "/marker"}}
+	stubborn.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"write", "/marker/prestop", "ran"}}}}
+	pod := agentPod("stubborn", node, stubborn)
+	pod.Spec.TerminationGracePeriodSeconds = ptr.To[int64](3)
+	pod.Spec.Volumes = []corev1.Volume{{Name: "marker", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: marker}}}}
+	agentCreate(t, c, pod)
+	agentWaitPod(t, c, "stubborn", "running", agentTimeout, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+
+	start := time.Now()
+	if err := c.CoreV1().Pods(agentNS).Delete(ctx, "stubborn", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, 30*time.Second, "pod gone", func() (bool, error) {
+		_, err := c.CoreV1().Pods(agentNS).Get(ctx, "stubborn", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), err
+	})
+	took := time.Since(start)
+	// It ignores SIGTERM: it ends only at the SIGKILL after the 3 s grace period.
+	if took < 3*time.Second || took > 15*time.Second {
+		t.Errorf("pod that ignores SIGTERM was gone after %s; want about the 3 s grace period", took)
+	}
+	if got, err := os.ReadFile(filepath.Join(marker, "prestop")); err != nil || string(got) != "ran" {
+		t.Errorf("preStop marker: %q, %v", got, err)
 	}
 }
 
