@@ -784,6 +784,14 @@ func testAgentSecurityVolumes(t *testing.T, s *framework.Server, node string) {
 			t.Errorf("exec %v = %q, %v; want it to contain %q", ck.args, out, err, ck.want)
 		}
 	}
+	// The CA in the token volume is the one published as kube-root-ca.crt in the namespace.
+	rootCA, err := c.CoreV1().ConfigMaps(agentNS).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("kube-root-ca.crt: %v", err)
+	}
+	if got, err := exec("cat", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"); err != nil || got != rootCA.Data["ca.crt"] {
+		t.Errorf("token volume ca.crt %q, %v; want kube-root-ca.crt's %q", got, err, rootCA.Data["ca.crt"])
+	}
 	// The root file system is read-only; the emptyDir is writable (as 65534).
 	if out, err := exec("touch", "/new-file"); err == nil {
 		t.Errorf("touch on a read-only root file system succeeded: %q", out)
@@ -843,7 +851,8 @@ func testAgentGracefulStop(t *testing.T, c kubernetes.Interface, node string) {
 
 // testAgentRegistryPull: an image in a registry that wants credentials is
 // pulled (imagePullPolicy Always) with the pod's imagePullSecrets; without
-// them the pull fails and the container waits in ErrImagePull/ImagePullBackOff.
+// them the pull fails and the container waits in ErrImagePull/ImagePullBackOff,
+// even once the image is on the node.
 func testAgentRegistryPull(t *testing.T, c kubernetes.Interface, node, archive string) {
 	r := startRegistry(t)
 	r.push(t, archive, "skiff/private", "1")
@@ -859,7 +868,6 @@ func testAgentRegistryPull(t *testing.T, c kubernetes.Interface, node, archive s
 	with := agentPod("pulled", node, web)
 	with.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "regcred"}}
 	agentCreate(t, c, with)
-	agentCreate(t, c, agentPod("unauthorized", node, web))
 
 	p := agentWaitPod(t, c, "pulled", "running and ready from the registry", agentTimeout, agentRunningReady)
 	if s := p.Status.ContainerStatuses[0]; s.Image != image || !strings.Contains(s.ImageID, "sha256:") {
@@ -868,6 +876,8 @@ func testAgentRegistryPull(t *testing.T, c kubernetes.Interface, node, archive s
 	if body, err := agentHTTP("http://" + p.Status.PodIP + ":8080/"); err != nil || !strings.Contains(body, "hostname: pulled") {
 		t.Errorf("pulled image serving: %q, %v", body, err)
 	}
+	// Now the image is on the node: a pod without the secret still must not run it.
+	agentCreate(t, c, agentPod("unauthorized", node, web))
 	agentWaitPod(t, c, "unauthorized", "waiting on a failed pull", agentTimeout, func(p *corev1.Pod) bool {
 		if len(p.Status.ContainerStatuses) != 1 || p.Status.ContainerStatuses[0].State.Waiting == nil {
 			return false
@@ -875,6 +885,11 @@ func testAgentRegistryPull(t *testing.T, c kubernetes.Interface, node, archive s
 		reason := p.Status.ContainerStatuses[0].State.Waiting.Reason
 		return reason == "ErrImagePull" || reason == "ImagePullBackOff"
 	})
+	// ... and stays so through its next pull attempts.
+	time.Sleep(3 * time.Second)
+	if p := agentGet(t, c, "unauthorized"); p.Status.Phase == corev1.PodRunning {
+		t.Fatalf("pod without the pull secret runs the private image: %s", agentStatuses(p))
+	}
 }
 
 func testAgentConfig(t *testing.T, s *framework.Server, node string) {

@@ -38,7 +38,9 @@ func (m *Manager) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container)
 		return "", nil, &podstatus.Waiting{Reason: "ErrImageNeverPull", Message: msg}
 	}
 	key := string(pod.UID) + "/" + c.Name + "/pull"
-	if in, _ := m.pulls.InBackoff(key, time.Now(), time.Now()); in && !have {
+	// In back-off only after a pull that failed without a usable fallback
+	// (nothing present, or the registry refused): see below.
+	if in, _ := m.pulls.InBackoff(key, time.Now(), time.Now()); in {
 		m.cfg.Recorder.Eventf(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
 		return "", nil, &podstatus.Waiting{Reason: "ImagePullBackOff", Message: fmt.Sprintf("Back-off pulling image %q", c.Image)}
 	}
@@ -58,8 +60,11 @@ func (m *Manager) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container)
 		pullErrs = append(pullErrs, err)
 	}
 	pullErr := utilerrors.NewAggregate(pullErrs)
-	if have {
+	if have && !pullRefused(pullErr) {
 		// No registry reachable (air-gapped nodes): run the imported image.
+		// Not when the registry answered and refused: a pod that pulls
+		// Always must hold credentials for the image, even one another
+		// pod's credentials brought onto the node.
 		m.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "Pulled", "Could not pull image %q (%v); using the image already on the node", c.Image, pullErr)
 		return present.Image.Id, imageUID(present.Image), nil
 	}
@@ -67,6 +72,22 @@ func (m *Manager) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container)
 	msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, pullErr)
 	m.cfg.Recorder.Event(pod, v1.EventTypeWarning, "Failed", msg)
 	return "", nil, &podstatus.Waiting{Reason: "ErrImagePull", Message: msg}
+}
+
+// pullRefused reports whether a failed pull was the registry refusing the
+// credentials (or their absence), as opposed to not being reachable. CRI
+// passes containerd's error as text only.
+func pullRefused(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{"401 unauthorized", "403 forbidden", "unauthorized", "denied", "authorization failed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func imageUID(img *criapi.Image) *int64 {

@@ -2,6 +2,7 @@ package podworker
 
 import (
 	"encoding/base64"
+	"errors"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
@@ -69,5 +70,24 @@ func TestPullAuths(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPullRefused(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New(`rpc error: code = Unknown desc = failed to pull and unpack image "127.0.0.1:5000/app:1": failed to resolve reference "127.0.0.1:5000/app:1": pulling from host 127.0.0.1:5000 failed with status code [manifests 1]: 401 Unauthorized`), true},
+		{errors.New(`failed to resolve reference "ghcr.io/org/app:1": failed to authorize: failed to fetch anonymous token: unexpected status: 403 Forbidden`), true},
+		{errors.New(`pull access denied, repository does not exist or may require authorization`), true},
+		{errors.New(`failed to do request: Head "https://registry-1.docker.io/v2/library/nginx/manifests/latest": dial tcp: lookup registry-1.docker.io: no such host`), false},
+		{errors.New(`dial tcp 10.0.0.1:443: connect: connection refused`), false},
+	}
+	for _, tt := range tests {
+		if got := pullRefused(tt.err); got != tt.want {
+			t.Errorf("pullRefused(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
+	"github.com/skiff-sh/skiff/internal/controller/rootca"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/controller/statefulset"
 	"github.com/skiff-sh/skiff/internal/scheduler"
@@ -81,6 +82,19 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	return nil
 }
 
+// caBundle is the CA bundle cfg verifies the API server with (none for a
+// plain-HTTP or insecure config).
+func caBundle(cfg *rest.Config) ([]byte, error) {
+	if len(cfg.TLSClientConfig.CAData) > 0 || cfg.TLSClientConfig.CAFile == "" {
+		return cfg.TLSClientConfig.CAData, nil
+	}
+	data, err := os.ReadFile(cfg.TLSClientConfig.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA bundle: %w", err)
+	}
+	return data, nil
+}
+
 func runControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, opts Options) error {
 	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
@@ -115,6 +129,12 @@ func runControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Int
 		{"podgc", 1, podgc.New(client, factory).Run},
 		{"nodeipam", 1, ipam.Run},
 		{"scheduler", 1, func(ctx context.Context, _ int) { sched.Run(ctx) }},
+	}
+	// The CA clients trust the API server by is what pods get as kube-root-ca.crt.
+	if caPEM, err := caBundle(cfg); err != nil {
+		return err
+	} else if len(caPEM) > 0 {
+		runners = append(runners, runner{"rootca", 2, rootca.New(client, factory, caPEM).Run})
 	}
 	factory.Start(ctx.Done())
 	for _, r := range runners {
