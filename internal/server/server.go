@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -163,16 +164,27 @@ func Run(ctx context.Context, opts Options) error {
 		HostIP: opts.AdvertiseAddress, Bundle: bundle}
 	go procmem.SettleAfter(ctx, 3*time.Second, klog.Warningf)
 	compErr := make(chan error, len(opts.Components))
+	var components sync.WaitGroup
 	for _, c := range opts.Components {
 		c := c
-		go func() {
+		components.Go(func() {
 			if err := c.Run(ctx, env); err != nil && ctx.Err() == nil {
 				compErr <- fmt.Errorf("%s: %w", c.Name, err)
 			}
-		}()
+		})
 	}
 	select {
 	case <-ctx.Done():
+		// Let the components finish their goodbyes through the still-open API
+		// (the controller manager hands back its leader lease, so the next
+		// server starts its controllers at once instead of after the lease
+		// runs out), for a few seconds at most.
+		stopped := make(chan struct{})
+		go func() { components.Wait(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(componentStopTimeout):
+		}
 		return nil
 	case err := <-compErr:
 		return err
@@ -183,6 +195,10 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 }
+
+// componentStopTimeout bounds how long a stopping server waits for its
+// components after its context ends.
+const componentStopTimeout = 5 * time.Second
 
 // withProtocolChoice sets the server's ALPN preference: HTTP/1.1 first, HTTP/2 first for skiff's
 // own multiplexing clients (pki.MultiplexServerName). Go's HTTP/2 server spends on every

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,14 @@ func TestKubectlTinyURLFlow(t *testing.T) {
 	if before != after {
 		t.Fatalf("objects changed across restart:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+	// The stopped server handed back its controllers' leader lease: the new one runs them at once
+	// (not after the 30 s lease ran out), so a new namespace gets its default ServiceAccount and
+	// kube-root-ca.crt within seconds.
+	expect(s.MustKubectl(t, "create", "namespace", "after-restart"), "created")
+	framework.Eventually(t, 10*time.Second, "controllers to fill the new namespace", func() (bool, error) {
+		out, err := s.Kubectl(t, "get", "serviceaccount/default", "configmap/kube-root-ca.crt", "-n", "after-restart", "-o", "name")
+		return err == nil && strings.Contains(out, "serviceaccount/default") && strings.Contains(out, "configmap/kube-root-ca.crt"), fmt.Errorf("%s %v", out, err)
+	})
 
 	expect(s.MustKubectl(t, "delete", "-f", manifest), `deployment.apps "redis" deleted`, `service "frontend" deleted`)
 	if out, _ := s.Kubectl(t, "get", "deploy", "redis"); !strings.Contains(out, "NotFound") {
