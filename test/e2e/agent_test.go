@@ -229,6 +229,8 @@ func agentStatuses(pod *corev1.Pod) string {
 	return strings.Join(parts, "; ")
 }
 
+func agentRunning(pod *corev1.Pod) bool { return pod.Status.Phase == corev1.PodRunning }
+
 func agentRunningReady(pod *corev1.Pod) bool {
 	return pod.Status.Phase == corev1.PodRunning && agentReady(pod) && pod.Status.PodIP != ""
 }
@@ -377,7 +379,7 @@ func testAgentAttachCopy(t *testing.T, s *framework.Server, node string) {
 	shell := agentContainer("sh", "sh")
 	shell.Stdin = true
 	agentCreate(t, c, agentPod("attach", node, shell))
-	agentWaitPod(t, c, "attach", "running", agentTimeout, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	agentWaitPod(t, c, "attach", "running", agentTimeout, agentRunning)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -683,9 +685,7 @@ func testAgentGRPCProbes(t *testing.T, c kubernetes.Interface, node string) {
 		s := p.Status.ContainerStatuses
 		return agentRunningReady(p) && len(s) == 1 && s[0].Started != nil && *s[0].Started
 	})
-	agentWaitPod(t, c, "grpc-broken", "running", agentTimeout, func(p *corev1.Pod) bool {
-		return p.Status.Phase == corev1.PodRunning
-	})
+	agentWaitPod(t, c, "grpc-broken", "running", agentTimeout, agentRunning)
 	// Five probe periods later it is still not ready.
 	time.Sleep(5 * time.Second)
 	if p := agentGet(t, c, "grpc-broken"); agentReady(p) || p.Status.ContainerStatuses[0].Ready {
@@ -829,7 +829,7 @@ func testAgentGracefulStop(t *testing.T, c kubernetes.Interface, node string) {
 	pod.Spec.TerminationGracePeriodSeconds = ptr.To[int64](3)
 	pod.Spec.Volumes = []corev1.Volume{{Name: "marker", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: marker}}}}
 	agentCreate(t, c, pod)
-	agentWaitPod(t, c, "stubborn", "running", agentTimeout, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	agentWaitPod(t, c, "stubborn", "running", agentTimeout, agentRunning)
 
 	start := time.Now()
 	if err := c.CoreV1().Pods(agentNS).Delete(ctx, "stubborn", metav1.DeleteOptions{}); err != nil {

@@ -82,7 +82,7 @@ func pullRefused(err error) bool {
 		return false
 	}
 	msg := strings.ToLower(err.Error())
-	for _, s := range []string{"401 unauthorized", "403 forbidden", "unauthorized", "denied", "authorization failed"} {
+	for _, s := range []string{"unauthorized", "403 forbidden", "denied", "authorization failed"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

@@ -71,7 +71,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 
 func (c *Controller) enqueueNamespace(obj any) {
 	ns, ok := obj.(*corev1.Namespace)
-	if !ok || ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
+	if !ok || controllerutil.Terminating(ns) {
 		return
 	}
 	c.queue.Add(ns.Name)
@@ -93,30 +93,17 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 
 // sync makes namespace name's kube-root-ca.crt hold the CA bundle.
 func (c *Controller) sync(ctx context.Context, name string) error {
-	ns, err := c.nsLister.Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("getting namespace %s: %w", name, err)
-	}
-	// A terminating namespace rejects creations; the namespace controller is emptying it.
-	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
-		return nil
+	if active, err := controllerutil.ActiveNamespace(c.nsLister, name); !active || err != nil {
+		return err
 	}
 	cm, err := c.cmLister.ConfigMaps(name).Get(Name)
 	switch {
 	case apierrors.IsNotFound(err):
 		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: Name, Namespace: name}, Data: map[string]string{Key: c.caPEM}}
-		_, err = c.client.CoreV1().ConfigMaps(name).Create(ctx, cm, metav1.CreateOptions{})
-		switch {
-		case err == nil, apierrors.IsAlreadyExists(err):
-			return nil
-		case apierrors.IsForbidden(err) && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
-			return nil // the namespace started terminating after our cache read
-		default:
+		if _, err := c.client.CoreV1().ConfigMaps(name).Create(ctx, cm, metav1.CreateOptions{}); controllerutil.IgnoreCreateRace(err) != nil {
 			return fmt.Errorf("creating configmap %s/%s: %w", name, Name, err)
 		}
+		return nil
 	case err != nil:
 		return fmt.Errorf("getting configmap %s/%s: %w", name, Name, err)
 	}

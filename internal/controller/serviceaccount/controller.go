@@ -61,7 +61,7 @@ func (c *Controller) onServiceAccountDelete(obj any) {
 
 func (c *Controller) enqueueNamespace(obj any) {
 	ns, ok := obj.(*corev1.Namespace)
-	if !ok || ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
+	if !ok || controllerutil.Terminating(ns) {
 		return
 	}
 	c.queue.Add(ns.Name)
@@ -74,16 +74,8 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 
 // sync creates the default ServiceAccount of namespace name if it is missing.
 func (c *Controller) sync(ctx context.Context, name string) error {
-	ns, err := c.nsLister.Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("getting namespace %s: %w", name, err)
-	}
-	// A terminating namespace rejects creations; the namespace controller is emptying it.
-	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
-		return nil
+	if active, err := controllerutil.ActiveNamespace(c.nsLister, name); !active || err != nil {
+		return err
 	}
 	if _, err := c.saLister.ServiceAccounts(name).Get(DefaultName); err == nil {
 		return nil
@@ -91,13 +83,8 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return fmt.Errorf("getting serviceaccount %s/%s: %w", name, DefaultName, err)
 	}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: DefaultName, Namespace: name}}
-	_, err = c.client.CoreV1().ServiceAccounts(name).Create(ctx, sa, metav1.CreateOptions{})
-	switch {
-	case err == nil, apierrors.IsAlreadyExists(err):
-		return nil
-	case apierrors.IsForbidden(err) && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
-		return nil // the namespace started terminating after our cache read
-	default:
+	if _, err := c.client.CoreV1().ServiceAccounts(name).Create(ctx, sa, metav1.CreateOptions{}); controllerutil.IgnoreCreateRace(err) != nil {
 		return fmt.Errorf("creating serviceaccount %s/%s: %w", name, DefaultName, err)
 	}
+	return nil
 }
