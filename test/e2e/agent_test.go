@@ -154,6 +154,22 @@ func agentDeleteAll(t *testing.T, c kubernetes.Interface) {
 	t.Logf("pods still present after cleanup")
 }
 
+// agentDelete deletes the pod at once and waits until it is gone.
+func agentDelete(t *testing.T, c kubernetes.Interface, name string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.CoreV1().Pods(agentNS).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+		t.Fatalf("delete pod %s: %v", name, err)
+	}
+	framework.Eventually(t, 30*time.Second, "pod "+name+" gone", func() (bool, error) {
+		_, err := c.CoreV1().Pods(agentNS).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+}
+
 func agentPod(name, node string, containers ...corev1.Container) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: agentNS, Labels: map[string]string{"test": name}},
@@ -604,6 +620,9 @@ func testAgentCrashLoop(t *testing.T, s *framework.Server, node string) {
 	if last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated; last == nil || last.ExitCode != 1 || last.Reason != "Error" {
 		t.Errorf("last state %+v, want Error with exit 1", p.Status.ContainerStatuses[0].LastTerminationState)
 	}
+	// It would go on restarting every 5 minutes at most, also while a later test
+	// restarts the agent and counts restarts: done with it.
+	agentDelete(t, c, "crasher")
 }
 
 func testAgentOOM(t *testing.T, c kubernetes.Interface, node string) {
@@ -951,7 +970,7 @@ func testAgentRestart(t *testing.T, s *framework.Server, node string) {
 	}
 	snapshot := map[string]snap{}
 	for _, p := range others.Items {
-		if p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Running == nil {
+		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Running == nil {
 			continue
 		}
 		cs := p.Status.ContainerStatuses[0]
