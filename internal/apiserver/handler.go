@@ -33,10 +33,12 @@ type resourceHandler struct {
 	storageHandler *resourceHandler
 	conv           *conversion
 	fm             *managedfields.FieldManager
-	statusFM       *managedfields.FieldManager
-	fieldKeys      map[string]bool
-	hasStatus      bool
-	hasSpec        bool
+	// createFields is fm's shortcut for plain creates (nil for custom resources).
+	createFields *createFields
+	statusFM     *managedfields.FieldManager
+	fieldKeys    map[string]bool
+	hasStatus    bool
+	hasSpec      bool
 	// custom marks CRD-defined resources (unstructured objects, JSON only).
 	custom  bool
 	printer printers.Printer
@@ -77,6 +79,9 @@ func newResourceHandler(s *Server, r *registry.Resource) (*resourceHandler, erro
 		r.GVK(), r.GVK().GroupVersion(), "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("field manager for %s: %w", r.GVR(), err)
+	}
+	if h.createFields, err = newCreateFields(tc, r.New(), r.GVK()); err != nil {
+		return nil, fmt.Errorf("create field manager for %s: %w", r.GVR(), err)
 	}
 	if h.hasStatus {
 		h.statusFM, err = managedfields.NewDefaultFieldManager(tc, runtime.UnsafeObjectConvertor(s.codecs.scheme), defaulter, s.codecs.scheme,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -222,7 +223,7 @@ func (h *resourceHandler) createObject(ctx context.Context, obj runtime.Object, 
 			return nil, err
 		}
 	}
-	if !opts.managedFieldsSet {
+	if !opts.managedFieldsSet && (h.createFields == nil || !h.createFields.set(obj, opts.fieldManager, time.Now())) {
 		empty := res.New()
 		empty.GetObjectKind().SetGroupVersionKind(res.GVK())
 		obj = h.fm.UpdateNoErrors(empty, obj, opts.fieldManager)

@@ -125,7 +125,9 @@ func nameOf(key string) string {
 	return key
 }
 
-// Create writes obj at key (relative: "ns/name" or "name") if nothing is there.
+// Create writes obj at key (relative: "ns/name" or "name") if nothing is there
+// and returns it with its resourceVersion set. obj becomes the store's: the
+// caller uses the returned object only (no copy is made per create).
 func (s *Storage) Create(ctx context.Context, key string, obj runtime.Object, res Reservations) (runtime.Object, error) {
 	data, err := s.encode(obj)
 	if err != nil {
@@ -146,11 +148,10 @@ func (s *Storage) Create(ctx context.Context, key string, obj runtime.Object, re
 		return nil, apierrors.NewAlreadyExists(s.gr, nameOf(key))
 	}
 	s.noteWrite(resp.Header.Revision)
-	out := obj.DeepCopyObject()
-	if err := setRV(out, resp.Header.Revision); err != nil {
+	if err := setRV(obj, resp.Header.Revision); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return obj, nil
 }
 
 // ReservationConflictError names a claimed key that was already taken.
