@@ -65,7 +65,9 @@ func (r *recorder) waitFor(t *testing.T, want ...string) {
 	// Each informer has its own watch, so order is checked per kind: want's entries of one kind
 	// must appear in that order among the events of that kind.
 	kindOf := func(e string) string { return strings.SplitN(e, " ", 2)[0] }
-	framework.Eventually(t, 20*time.Second, fmt.Sprintf("events %v", want), func() (bool, error) {
+	// 60 s: after a server restart client-go's reflectors retry with a back-off that grows
+	// while the server is down, so they may come back well after it does.
+	framework.Eventually(t, 60*time.Second, fmt.Sprintf("events %v", want), func() (bool, error) {
 		got := r.snapshot()
 		for _, kind := range []string{"pod", "deploy"} {
 			var w []string

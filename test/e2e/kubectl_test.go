@@ -42,7 +42,11 @@ func TestKubectlTinyURLFlow(t *testing.T) {
 	expect(s.MustKubectl(t, "get", "all"), "service/frontend", "deployment.apps/redis", "LoadBalancer")
 	expect(s.MustKubectl(t, "get", "services"), "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "8001:30080/TCP")
 	expect(s.MustKubectl(t, "get", "deployments"), "READY", "UP-TO-DATE", "AVAILABLE")
-	expect(s.MustKubectl(t, "get", "pods", "-o", "wide"), "")
+	framework.Eventually(t, 30*time.Second, "the deployments' pods with the wide columns", func() (bool, error) {
+		out, err := s.Kubectl(t, "get", "pods", "-o", "wide")
+		return err == nil && strings.Contains(out, "redis-") && strings.Contains(out, "NOMINATED NODE") && strings.Contains(out, "READINESS GATES"),
+			fmt.Errorf("%s %v", out, err)
+	})
 	expect(s.MustKubectl(t, "get", "deploy", "-o", "wide"), "CONTAINERS", "IMAGES", "SELECTOR", "irnlogic/redis")
 	expect(s.MustKubectl(t, "get", "deploy", "redis", "-o", "yaml"), "kind: Deployment", "name: redis", "resourceVersion:")
 	expect(s.MustKubectl(t, "get", "svc", "postgres", "-o", "json"), `"kind": "Service"`, `"port": 5432`)
@@ -110,7 +114,7 @@ func TestKubectlTinyURLFlow(t *testing.T) {
 	// (not after the 30 s lease ran out), so a new namespace gets its default ServiceAccount and
 	// kube-root-ca.crt within seconds.
 	expect(s.MustKubectl(t, "create", "namespace", "after-restart"), "created")
-	framework.Eventually(t, 10*time.Second, "controllers to fill the new namespace", func() (bool, error) {
+	framework.Eventually(t, 20*time.Second, "controllers to fill the new namespace", func() (bool, error) {
 		out, err := s.Kubectl(t, "get", "serviceaccount/default", "configmap/kube-root-ca.crt", "-n", "after-restart", "-o", "name")
 		return err == nil && strings.Contains(out, "serviceaccount/default") && strings.Contains(out, "configmap/kube-root-ca.crt"), fmt.Errorf("%s %v", out, err)
 	})

@@ -203,6 +203,12 @@ func testSchedTaints(t *testing.T, c kubernetes.Interface) {
 	})
 	onSched0 := func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "sched-0"} }
 
+	// A pod that fits only the tainted node stays unschedulable; its message also shows the
+	// scheduler has seen the taint before the pods below are created.
+	schedCreatePod(t, c, ns, "intolerant", onSched0)
+	schedWaitUnschedulable(t, c, ns, "intolerant",
+		"0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: infra}, 2 node(s) didn't match Pod's node affinity/selector.")
+
 	// Untolerating pods never land on the tainted node.
 	var names []string
 	for i := 0; i < 6; i++ {
@@ -222,9 +228,6 @@ func testSchedTaints(t *testing.T, c kubernetes.Interface) {
 	if node := schedWaitNode(t, c, ns, "tolerant"); node != "sched-0" {
 		t.Errorf("tolerating pod is on %s, want sched-0", node)
 	}
-	schedCreatePod(t, c, ns, "intolerant", onSched0)
-	schedWaitUnschedulable(t, c, ns, "intolerant",
-		"0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: infra}, 2 node(s) didn't match Pod's node affinity/selector.")
 	schedDeletePods(t, c, ns, append(names, "tolerant", "intolerant")...)
 }
 

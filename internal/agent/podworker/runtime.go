@@ -48,6 +48,33 @@ func (c *containerInfo) finishedAt() time.Time {
 	return time.Unix(0, c.status.FinishedAt)
 }
 
+// oomSettleTime is how long the newest run of a container killed by SIGKILL
+// waits for an OOMKilled verdict before its status is reported: containerd
+// before 2.2 can handle the exit of an OOM kill before its OOM event
+// (containerd#8180) and reports "Error" until the event arrives — for a pod
+// that does not restart, forever, since its final status is written once.
+const oomSettleTime = time.Second
+
+// oomVerdictPending returns how much longer to wait before reporting the
+// pod's status, 0 when no newest container run awaits an OOM verdict.
+func (s *runtimeState) oomVerdictPending(now time.Time) time.Duration {
+	seen := map[string]bool{}
+	var wait time.Duration
+	for _, c := range s.containers {
+		if seen[c.name] {
+			continue
+		}
+		seen[c.name] = true
+		if !c.exited() || c.exitCode() != 137 || c.status.GetReason() == "OOMKilled" {
+			continue
+		}
+		if left := oomSettleTime - now.Sub(c.finishedAt()); left > wait {
+			wait = left
+		}
+	}
+	return wait
+}
+
 // readySandbox returns the newest sandbox if it is ready.
 func (s *runtimeState) readySandbox() *criapi.PodSandbox {
 	if len(s.sandboxes) > 0 && s.sandboxes[0].State == criapi.PodSandboxState_SANDBOX_READY {

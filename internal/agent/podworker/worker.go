@@ -166,6 +166,10 @@ func (w *worker) sync(ctx context.Context) bool {
 		w.requeue(time.Second)
 		return false
 	}
+	if wait := st.oomVerdictPending(time.Now()); wait > 0 && !w.terminal {
+		w.requeue(wait)
+		return false
+	}
 	if w.terminal || pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
 		// A finished pod keeps its containers (for logs) but frees its
 		// sandbox and IP, until it is deleted.
