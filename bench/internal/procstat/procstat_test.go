@@ -43,3 +43,9 @@ func TestWaitIdleReturnsTheWindowsLoad(t *testing.T) {
 		t.Fatal("WaitIdle(0) did not give up")
 	}
 }
+
+func TestSpeedIndex(t *testing.T) {
+	if ms := SpeedIndex(); ms <= 0 || ms > 60000 {
+		t.Errorf("speed index %.1f ms", ms)
+	}
+}
