@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -187,7 +188,9 @@ func TestCreateFieldsDeclines(t *testing.T) {
 		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{}}`)}}}}})
 	otherKind := cm.prepare(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "b"}})
 	otherKind.GetObjectKind().SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	for name, obj := range map[string]runtime.Object{"own managedFields": sent, "another kind": otherKind} {
+	unstructuredCM := &unstructured.Unstructured{Object: map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]interface{}{"name": "c"}, "data": map[string]interface{}{"k": "v"}}}
+	for name, obj := range map[string]runtime.Object{"own managedFields": sent, "another kind": otherKind, "unstructured": unstructuredCM} {
 		before := obj.DeepCopyObject()
 		if cm.fast.set(obj, "m", time.Now()) {
 			t.Errorf("%s: shortcut taken", name)
