@@ -138,10 +138,8 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Printf("machine speed index before:           %.1f ms (SHA-256 of 64 MiB; lower is faster)\n", procstat.SpeedIndex())
-	defer func() {
-		fmt.Printf("machine speed index after:            %.1f ms\n", procstat.SpeedIndex())
-	}()
+	procstat.PrintSpeedIndex("before")
+	defer procstat.PrintSpeedIndex("after")
 	port := 20000 + os.Getpid()%20000
 	s, firstStart, err := start(bin, dir, port)
 	if err != nil {

@@ -108,8 +108,8 @@ func run(n, burst, bursts int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("machine speed index before: %.1f ms (SHA-256 of 64 MiB; lower is faster)\n", procstat.SpeedIndex())
-	defer func() { fmt.Printf("machine speed index after:  %.1f ms\n", procstat.SpeedIndex()) }()
+	procstat.PrintSpeedIndex("before")
+	defer procstat.PrintSpeedIndex("after")
 	dir, err := os.MkdirTemp("", "skiff-podstart")
 	if err != nil {
 		return err

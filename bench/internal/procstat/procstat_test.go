@@ -45,7 +45,11 @@ func TestWaitIdleReturnsTheWindowsLoad(t *testing.T) {
 }
 
 func TestSpeedIndex(t *testing.T) {
-	if ms := SpeedIndex(); ms <= 0 || ms > 60000 {
-		t.Errorf("speed index %.1f ms", ms)
+	cpu, sys, err := SpeedIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu <= 0 || cpu > 60000 || sys <= 0 || sys > 60000 {
+		t.Errorf("speed index cpu %.1f ms, syscalls %.1f ms", cpu, sys)
 	}
 }
