@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -225,3 +226,40 @@ func BenchmarkCreateManagedFields(b *testing.B) {
 }
 
 func meta0(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Namespace: "default"} }
+
+// TestCreateFieldsConcurrent: one shortcut per kind serves every create of
+// that kind at once (run with -race).
+func TestCreateFieldsConcurrent(t *testing.T) {
+	f := newCreateFieldsFixtures(t)["v1/Pod"]
+	newPod := func(i int) runtime.Object {
+		return f.prepare(&corev1.Pod{ObjectMeta: meta0("p"), Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "c", Image: "i", Env: []corev1.EnvVar{{Name: "N", Value: string(rune('a' + i%26))}}}}}})
+	}
+	want := newPod(0)
+	if !f.fast.set(want, "m", time.Now()) {
+		t.Fatal("shortcut declined")
+	}
+	wantRaw := want.(metav1.Object).GetManagedFields()[0].FieldsV1.Raw
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				obj := newPod(i)
+				if !f.fast.set(obj, "m", time.Now()) {
+					done <- fmt.Errorf("declined")
+					return
+				}
+				if got := obj.(metav1.Object).GetManagedFields()[0].FieldsV1.Raw; !bytes.Equal(got, wantRaw) {
+					done <- fmt.Errorf("got %s, want %s", got, wantRaw)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
