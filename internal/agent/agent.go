@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only when SKIFF_AGENT_PPROF_ADDR is set
 	"os"
 	"path/filepath"
 	"strconv"
@@ -136,6 +138,11 @@ type Agent struct {
 func Run(ctx context.Context, opts Options) error {
 	if err := opts.setDefaults(); err != nil {
 		return err
+	}
+	if addr := os.Getenv("SKIFF_AGENT_PPROF_ADDR"); addr != "" {
+		// Profiling is opt-in and bound where the operator says (e.g. 127.0.0.1:6061);
+		// a variable of its own, as a server and an agent may run side by side.
+		go func() { _ = http.ListenAndServe(addr, nil) }()
 	}
 	log := opts.Log.With("component", "agent")
 	a := &Agent{opts: opts, log: log, statusKick: make(chan struct{}, 1)}
