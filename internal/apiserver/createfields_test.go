@@ -106,6 +106,9 @@ func TestCreateFieldsMatchesFieldManager(t *testing.T) {
 		{"v1/ConfigMap", &corev1.ConfigMap{ObjectMeta: meta("empty-map"), Data: map[string]string{}}},
 		{"v1/ConfigMap", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "gen-", Name: "gen-abcde",
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "d", UID: "u1", Controller: ptr.To(true)}}}}},
+		{"v1/ConfigMap", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "client-side-applied", Annotations: map[string]string{
+			corev1.LastAppliedConfigAnnotation: `{"apiVersion":"v1","data":{"k":"v"},"kind":"ConfigMap","metadata":{"name":"client-side-applied"}}`}},
+			Data: map[string]string{"k": "v"}}},
 		{"v1/Secret", &corev1.Secret{ObjectMeta: meta("s"), StringData: map[string]string{"p": "q"}, Type: corev1.SecretTypeOpaque}},
 		{"v1/Pod", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"app": "web"}}, Spec: podSpec}},
 		{"v1/Pod", &corev1.Pod{ObjectMeta: meta("bare"), Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}}},
