@@ -246,7 +246,6 @@ func (h *resourceHandler) reservationError(err error, name string) error {
 	return err
 }
 
-// checkNamespace refuses writes into namespaces that do not exist or are being deleted.
 // serviceAccountAutomount is the named service account's
 // automountServiceAccountToken, nil when it does not say or does not exist
 // (yet: the service-account controller creates "default" a moment after its
@@ -267,6 +266,7 @@ func (s *Server) serviceAccountAutomount(ns, name string) *bool {
 	return nil
 }
 
+// checkNamespace refuses writes into namespaces that do not exist or are being deleted.
 func (s *Server) checkNamespace(ns string) error {
 	nh := s.byGR[corev1.SchemeGroupVersion.WithResource("namespaces").GroupResource()]
 	if nh == nil {
