@@ -5,6 +5,8 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -30,6 +32,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/etcd"
+	"github.com/skiff-sh/skiff/internal/inprocess"
 	"github.com/skiff-sh/skiff/internal/openapi"
 	"github.com/skiff-sh/skiff/internal/pki"
 	"github.com/skiff-sh/skiff/internal/registry"
@@ -151,9 +154,11 @@ func Run(ctx context.Context, opts Options) error {
 	// In-process components are not throttled (client-go's default is 5 requests/s).
 	cfg.QPS, cfg.Burst = -1, 1000
 	cfg.UserAgent = "skiff-server"
-	cfg.TLSClientConfig.ServerName = pki.MultiplexServerName
 	// Protobuf bodies decode several times faster than JSON on both ends.
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	if err := serveInProcess(cfg, api); err != nil {
+		return err
+	}
 	if err := bootstrap(ctx, cfg, opts); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -194,6 +199,27 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		return fmt.Errorf("serve: %w", err)
 	}
+}
+
+// serveInProcess makes cfg's clients hand their requests to api in memory
+// (internal/inprocess) instead of over TLS through the loopback device. They
+// authenticate as cfg's client certificate would: the handler sees the
+// connection state of a TLS connection that presented it. cfg keeps its TLS
+// settings, which components read (the controller manager publishes its CA).
+func serveInProcess(cfg *rest.Config, api http.Handler) error {
+	block, _ := pem.Decode(cfg.TLSClientConfig.CertData)
+	if block == nil {
+		return fmt.Errorf("in-process clients: the admin kubeconfig has no client certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("in-process clients: parse the admin certificate: %w", err)
+	}
+	state := &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true,
+		PeerCertificates: []*x509.Certificate{cert}, VerifiedChains: [][]*x509.Certificate{{cert}}}
+	transport := &inprocess.Transport{Handler: api, TLS: state}
+	cfg.WrapTransport = func(http.RoundTripper) http.RoundTripper { return transport }
+	return nil
 }
 
 // componentStopTimeout bounds how long a stopping server waits for its
