@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -25,7 +23,6 @@ func newServerCommand() *cobra.Command {
 				opts.DatastoreEndpoint = strings.Split(endpoint, ",")
 			}
 			opts.Components = serverComponents(disableAgent, nodeGrace, nodeName)
-			schedulerHeadroom()
 			ctx, cancel := signalContext()
 			defer cancel()
 			return server.Run(ctx, opts)
@@ -43,15 +40,3 @@ func newServerCommand() *cobra.Command {
 	return cmd
 }
 
-// schedulerHeadroom gives the server process two Go Ps per CPU it may use,
-// unless GOMAXPROCS says otherwise. Every write passes through etcd's raft and
-// apply loops, one goroutine each; with one P per CPU, Go preempts a busy loop
-// after 10 ms and queues it behind the request goroutines that are runnable,
-// and every write waits. With spare Ps the kernel's scheduler, which switches
-// at a finer grain, shares the CPUs among them. bench/apiserver on a 2-CPU VM,
-// interleaved runs: creates/s +20-25%, single-GET p99 lower in each pair.
-func schedulerHeadroom() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
-	}
-}
