@@ -39,4 +39,3 @@ func newServerCommand() *cobra.Command {
 	f.DurationVar(&nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
 	return cmd
 }
-
