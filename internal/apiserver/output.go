@@ -32,6 +32,9 @@ const (
 	outputTable
 	outputMetadata
 	outputProtobuf
+	// outputMetadataProtobuf is PartialObjectMetadata(List) as protobuf, what client-go's
+	// metadata client (the garbage collector's informers) asks for first.
+	outputMetadataProtobuf
 )
 
 // output is the response shape for this resource: custom resources have no protobuf form.
@@ -55,8 +58,11 @@ func outputFor(r *http.Request) outputMode {
 				return outputTable
 			}
 		case strings.Contains(part, "as=PartialObjectMetadata"):
-			if mt == "application/json" {
+			switch mt {
+			case "application/json":
 				return outputMetadata
+			case protobufType:
+				return outputMetadataProtobuf
 			}
 		case mt == "application/yaml":
 			return outputYAML
@@ -119,7 +125,7 @@ func (h *resourceHandler) writeStored(w http.ResponseWriter, r *http.Request, co
 // writeObject writes one stored object in the shape the client asked for.
 func (h *resourceHandler) writeObject(w http.ResponseWriter, r *http.Request, code int, obj runtime.Object) {
 	obj = h.toServed(obj)
-	switch h.output(r) {
+	switch mode := h.output(r); mode {
 	case outputTable:
 		t, err := printers.ToTable(h.printer, []runtime.Object{obj}, r.URL.Query().Get("includeObject"), time.Now())
 		if err != nil {
@@ -133,7 +139,10 @@ func (h *resourceHandler) writeObject(w http.ResponseWriter, r *http.Request, co
 		writeJSON(w, code, t)
 	case outputMetadata:
 		writeJSON(w, code, partialMetadata(obj))
-	case outputProtobuf:
+	case outputProtobuf, outputMetadataProtobuf:
+		if mode == outputMetadataProtobuf {
+			obj = partialMetadata(obj)
+		}
 		data, err := h.s.codecs.encodeProto(obj)
 		if err != nil {
 			writeError(w, apierrors.NewInternalError(err))
@@ -220,13 +229,22 @@ func (h *resourceHandler) writeList(w http.ResponseWriter, r *http.Request, res 
 		}
 		writeRaw(w, http.StatusOK, protobufType, data)
 		return
-	case outputMetadata:
-		l := metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadataList", APIVersion: "meta.k8s.io/v1"}, ListMeta: lm}
+	case outputMetadata, outputMetadataProtobuf:
+		l := &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadataList", APIVersion: "meta.k8s.io/v1"}, ListMeta: lm}
 		l.Items = make([]metav1.PartialObjectMetadata, len(res.Items))
 		for i, it := range res.Items {
 			l.Items[i] = *partialMetadata(it.Obj)
 		}
-		writeJSON(w, http.StatusOK, l)
+		if mode == outputMetadata {
+			writeJSON(w, http.StatusOK, l)
+			return
+		}
+		data, err := h.s.codecs.encodeProto(l)
+		if err != nil {
+			writeError(w, apierrors.NewInternalError(err))
+			return
+		}
+		writeRaw(w, http.StatusOK, protobufType, data)
 		return
 	case outputYAML, outputJSON:
 		var buf bytes.Buffer
@@ -302,7 +320,8 @@ func (h *resourceHandler) watch(ctx context.Context, w http.ResponseWriter, r *h
 	defer watcher.Stop()
 	mode := h.output(r)
 	flusher, _ := w.(http.Flusher)
-	if mode == outputProtobuf {
+	protoStream := mode == outputProtobuf || mode == outputMetadataProtobuf
+	if protoStream {
 		w.Header().Set("Content-Type", protobufType+";stream=watch")
 	} else {
 		w.Header().Set("Content-Type", "application/json")
@@ -323,8 +342,8 @@ func (h *resourceHandler) watch(ctx context.Context, w http.ResponseWriter, r *h
 				return
 			}
 			buf.Reset()
-			if mode == outputProtobuf {
-				if err := h.encodeProtoEvent(&buf, ev); err != nil {
+			if protoStream {
+				if err := h.encodeProtoEvent(&buf, ev, mode == outputMetadataProtobuf); err != nil {
 					return
 				}
 			} else {
@@ -346,13 +365,17 @@ func (h *resourceHandler) watch(ctx context.Context, w http.ResponseWriter, r *h
 }
 
 // encodeProtoEvent writes one length-prefixed protobuf WatchEvent frame, as client-go reads
-// watch streams of application/vnd.kubernetes.protobuf.
-func (h *resourceHandler) encodeProtoEvent(buf *bytes.Buffer, ev store.Event) error {
+// watch streams of application/vnd.kubernetes.protobuf; metadata events carry the object's
+// PartialObjectMetadata.
+func (h *resourceHandler) encodeProtoEvent(buf *bytes.Buffer, ev store.Event, metadataOnly bool) error {
 	var data []byte
 	var err error
-	if ev.Type == watch.Bookmark {
+	switch {
+	case metadataOnly:
+		data, err = h.s.codecs.encodeProto(partialMetadata(ev.Object.Obj))
+	case ev.Type == watch.Bookmark:
 		data, err = h.s.codecs.encodeProto(ev.Object.Obj)
-	} else {
+	default:
 		data, err = h.encodeItemProto(ev.Object)
 	}
 	if err != nil {

@@ -49,7 +49,10 @@ var ignoredResources = []schema.GroupResource{
 }
 
 // typedResources are watched through the shared informer factory. They are the kinds that
-// usually own or are owned, and other controllers watch them already.
+// usually own or are owned, and other controllers watch them already. ConfigMaps, Secrets and
+// PodDisruptionBudgets are not among them: no other controller watches them, and a typed
+// informer would hold (and decode on every write) whole objects where the graph needs only
+// their metadata; the metadata informers cover them.
 var typedResources = []struct {
 	gvr  schema.GroupVersionResource
 	kind string
@@ -57,8 +60,6 @@ var typedResources = []struct {
 	{schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod"},
 	{schema.GroupVersionResource{Version: "v1", Resource: "services"}, "Service"},
 	{schema.GroupVersionResource{Version: "v1", Resource: "endpoints"}, "Endpoints"},
-	{schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "ConfigMap"},
-	{schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, "Secret"},
 	{schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, "ServiceAccount"},
 	{schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}, "PersistentVolumeClaim"},
 	{schema.GroupVersionResource{Version: "v1", Resource: "replicationcontrollers"}, "ReplicationController"},
@@ -72,7 +73,6 @@ var typedResources = []struct {
 	{schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "cronjobs"}, "CronJob"},
 	{schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}, "EndpointSlice"},
 	{schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}, "Lease"},
-	{schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}, "PodDisruptionBudget"},
 }
 
 // Options carries what the collector needs beyond the typed client.
@@ -179,6 +179,10 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 		logger.Error(err, "initial discovery")
 	}
 	c.syncMonitors(ctx)
+	// The graph is whole once every monitor has listed; until then an owner's dependents may be
+	// missing from it. A resource that cannot be listed must not stop collection for good, so
+	// the wait is bounded.
+	c.waitForMonitors(ctx, monitorSyncTimeout)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		controllerutil.RunWorkers(ctx, "garbage_collector_attempt_to_delete", c.deleteQueue, workers, c.syncDelete)
@@ -231,6 +235,23 @@ func (c *Controller) syncMonitors(ctx context.Context) {
 			m.cancel()
 			delete(c.monitors, gr)
 		}
+	}
+}
+
+// monitorSyncTimeout bounds how long Run waits for the first list of every monitor.
+const monitorSyncTimeout = 30 * time.Second
+
+func (c *Controller) waitForMonitors(ctx context.Context, timeout time.Duration) {
+	c.mu.Lock()
+	synced := make([]cache.InformerSynced, 0, len(c.monitors))
+	for _, m := range c.monitors {
+		synced = append(synced, m.synced)
+	}
+	c.mu.Unlock()
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if !cache.WaitForCacheSync(wctx.Done(), synced...) && ctx.Err() == nil {
+		klog.FromContext(ctx).Info("garbage collector: not every resource monitor has synced; collecting anyway", "waited", timeout)
 	}
 }
 
