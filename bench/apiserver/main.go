@@ -195,6 +195,7 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 	fmt.Printf("  CPU per create: server %s, clients %s\n", perCreate(s.cpuTime()-serverCPU0), perCreate(selfCPU()-clientCPU0))
 
 	// GETs.
+	serverCPU0, clientCPU0 = s.cpuTime(), selfCPU()
 	lat := make([][]time.Duration, nClients)
 	for i := 0; i < nClients; i++ {
 		wg.Add(1)
@@ -215,6 +216,9 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 		all = append(all, l...)
 	}
 	fmt.Printf("single GET (%d clients, %d GETs):    p50 %s, p99 %s\n", nClients, len(all), ms(percentile(all, 0.5)), ms(percentile(all, 0.99)))
+	if n := time.Duration(len(all)); n > 0 {
+		fmt.Printf("  CPU per GET: server %s, clients %s\n", ms((s.cpuTime()-serverCPU0)/n), ms((selfCPU()-clientCPU0)/n))
+	}
 
 	// LIST of all ConfigMaps.
 	var lists []time.Duration

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"reflect"
 	"strings"
@@ -208,8 +209,13 @@ func (h *resourceHandler) createObject(ctx context.Context, obj runtime.Object, 
 	}
 	st := res.Strategy
 	st.PrepareForCreate(obj)
-	if pod, ok := obj.(*corev1.Pod); ok {
-		registry.MountServiceAccountToken(pod, h.s.serviceAccountAutomount(pod.Namespace, pod.Spec.ServiceAccountName), utilrand.String(5))
+	if pod, ok := obj.(*corev1.Pod); ok && !isMirrorPod(pod) {
+		sa, err := h.s.podServiceAccount(ctx, pod.Namespace, pod.Spec.ServiceAccountName)
+		if err != nil {
+			return nil, apierrors.NewForbidden(res.GroupResource(), acc.GetName(),
+				fmt.Errorf("error looking up service account %s/%s: %w", pod.Namespace, pod.Spec.ServiceAccountName, err))
+		}
+		registry.MountServiceAccountToken(pod, sa.AutomountServiceAccountToken, utilrand.String(5))
 	}
 	st.Default(obj)
 	errs := apivalidation.ValidateObjectMetaAccessor(acc, res.Namespaced, h.nameValidator(), field.NewPath("metadata"))
@@ -246,24 +252,52 @@ func (h *resourceHandler) reservationError(err error, name string) error {
 	return err
 }
 
-// serviceAccountAutomount is the named service account's
-// automountServiceAccountToken, nil when it does not say or does not exist
-// (yet: the service-account controller creates "default" a moment after its
-// namespace; upstream refuses the pod then, skiff lets it start and its
-// agent retries the token).
-func (s *Server) serviceAccountAutomount(ns, name string) *bool {
+// podServiceAccount is the service account a new pod names, which must exist, as upstream's
+// ServiceAccount admission has it. The service-account controller creates "default" a moment
+// after its namespace, so a pod made in the same breath (kubectl apply of a namespace and a pod)
+// waits for it a little, up to about two seconds; any other name is looked up once.
+func (s *Server) podServiceAccount(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
 	h := s.byGR[corev1.SchemeGroupVersion.WithResource("serviceaccounts").GroupResource()]
 	if h == nil {
-		return nil
+		return &corev1.ServiceAccount{}, nil
 	}
-	obj, err := h.storage.GetCached(ns + "/" + name)
-	if err != nil {
-		return nil
+	key := ns + "/" + name
+	if obj, err := h.storage.GetCached(key); err == nil {
+		if sa, ok := obj.(*corev1.ServiceAccount); ok {
+			return sa, nil
+		}
 	}
-	if sa, ok := obj.(*corev1.ServiceAccount); ok {
-		return sa.AutomountServiceAccountToken
+	attempts := 1
+	if name == "default" {
+		attempts = 10
 	}
-	return nil
+	for i := 0; ; i++ {
+		// The cache may lag a service account created a moment ago; the store has it.
+		obj, err := h.storage.Get(ctx, key)
+		if err == nil {
+			if sa, ok := obj.(*corev1.ServiceAccount); ok {
+				return sa, nil
+			}
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+		if i+1 >= attempts {
+			return nil, apierrors.NewNotFound(corev1.Resource("serviceaccount"), name)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(100+rand.IntN(100)) * time.Millisecond):
+		}
+	}
+}
+
+// isMirrorPod reports whether pod is a node agent's mirror of a static pod, which upstream
+// admits without a service account.
+func isMirrorPod(pod *corev1.Pod) bool {
+	_, ok := pod.Annotations[corev1.MirrorPodAnnotationKey]
+	return ok
 }
 
 // checkNamespace refuses writes into namespaces that do not exist or are being deleted.

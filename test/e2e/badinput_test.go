@@ -68,6 +68,9 @@ func TestBadInputGetsKubernetesErrors(t *testing.T) {
 			`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"n"}}`, 404, metav1.StatusReasonNotFound, ""},
 		{"selector mismatch", "POST", "/apis/apps/v1/namespaces/default/deployments", "application/json",
 			deploy("mismatch", `{"app":"a"}`, `{"app":"b"}`), 422, metav1.StatusReasonInvalid, "spec.template.metadata.labels"},
+		{"missing service account", "POST", "/api/v1/namespaces/default/pods", "application/json",
+			`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"nosa"},"spec":{"serviceAccountName":"nope","containers":[{"name":"c","image":"nginx"}]}}`,
+			403, metav1.StatusReasonForbidden, ""},
 		{"unknown resource", "GET", "/api/v1/namespaces/default/widgets", "", "", 404, metav1.StatusReasonNotFound, ""},
 		{"unknown group", "GET", "/apis/example.com/v1/widgets", "", "", 404, metav1.StatusReasonNotFound, ""},
 		{"unsupported media type", "POST", "/api/v1/namespaces/default/configmaps", "text/plain", "hello", 415, metav1.StatusReasonUnsupportedMediaType, ""},
@@ -81,6 +84,9 @@ func TestBadInputGetsKubernetesErrors(t *testing.T) {
 			code, st := do(tc.method, tc.path, tc.contentType, tc.body)
 			if code != tc.code || st.Reason != tc.reason || st.Kind != "Status" {
 				t.Fatalf("got %d %q (kind %q, %q), want %d %q", code, st.Reason, st.Kind, st.Message, tc.code, tc.reason)
+			}
+			if tc.reason == metav1.StatusReasonForbidden && st.Message != `pods "nosa" is forbidden: error looking up service account default/nope: serviceaccount "nope" not found` {
+				t.Fatalf("message %q", st.Message)
 			}
 			if tc.causeField != "" {
 				found := false
@@ -98,11 +104,21 @@ func TestBadInputGetsKubernetesErrors(t *testing.T) {
 		})
 	}
 	// Nothing above was written.
-	out := s.MustKubectl(t, "get", "configmaps,deployments", "-o", "name")
-	for _, n := range []string{"configmap/u", "configmap/d", "configmap/e", "configmap/big", "mismatch"} {
+	out := s.MustKubectl(t, "get", "configmaps,deployments,pods", "-o", "name")
+	for _, n := range []string{"configmap/u", "configmap/d", "configmap/e", "configmap/big", "mismatch", "pod/nosa"} {
 		if strings.Contains(out, n) {
 			t.Fatalf("rejected object %s was stored:\n%s", n, out)
 		}
+	}
+
+	// A pod made in the same breath as its namespace waits for the namespace's "default"
+	// service account (the controller creates it a moment later) instead of being refused.
+	if code, st := do("POST", "/api/v1/namespaces", "application/json", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"fresh"}}`); code != 201 {
+		t.Fatalf("create namespace: %d %s", code, st.Message)
+	}
+	if code, st := do("POST", "/api/v1/namespaces/fresh/pods", "application/json",
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"early"},"spec":{"containers":[{"name":"c","image":"nginx"}]}}`); code != 201 {
+		t.Fatalf("pod in a new namespace: %d %s", code, st.Message)
 	}
 
 	// Conflicts: a stale resourceVersion answers 409, and the selector of a Deployment is immutable.
