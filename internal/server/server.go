@@ -14,6 +14,7 @@ import (
 	_ "net/http/pprof" // served only when SKIFF_PPROF_ADDR is set
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -40,6 +41,12 @@ import (
 
 // Version is the Kubernetes version skiff reports.
 const Version = "v1.37.2"
+
+// VersionMajor and VersionMinor are Version's first two numbers, as /version reports them.
+const (
+	VersionMajor = "1"
+	VersionMinor = "37"
+)
 
 // Options configure `skiff server`.
 type Options struct {
@@ -255,7 +262,8 @@ func loopbackFor(bind string) string {
 }
 
 func versionInfo() version.Info {
-	return version.Info{Major: "1", Minor: "37", GitVersion: Version + "+skiff", Platform: "linux/amd64", GoVersion: "go1.26"}
+	return version.Info{Major: VersionMajor, Minor: VersionMinor, GitVersion: Version + "+skiff", GitTreeState: "clean",
+		Platform: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(), Compiler: runtime.Compiler}
 }
 
 // HostIP returns the machine's first non-loopback IPv4 address, or 127.0.0.1.

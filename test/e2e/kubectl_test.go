@@ -31,6 +31,10 @@ func TestKubectlTinyURLFlow(t *testing.T) {
 		}
 	}
 
+	// The embedded kubectl knows its own version (a plain go build used to leave it unparsable,
+	// and `kubectl version` exited 1).
+	expect(s.MustKubectl(t, "version"), "Client Version: v1.37.2\n", "Server Version: v1.37.2+skiff")
+
 	expect(s.MustKubectl(t, "apply", "-f", manifest), "deployment.apps/redis created", "service/frontend created", "configmap/postgres-config created")
 	// Applying the same manifest again changes nothing.
 	rvBefore := s.MustKubectl(t, "get", "deploy", "redis", "-o", "jsonpath={.metadata.resourceVersion}")
