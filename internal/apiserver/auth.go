@@ -32,27 +32,55 @@ type Authenticator struct {
 }
 
 // Authenticate implements Config.Authenticate.
-func (a *Authenticator) Authenticate(r *http.Request) (string, bool) {
+func (a *Authenticator) Authenticate(r *http.Request) (authenticationv1.UserInfo, bool) {
 	// The TLS handshake verified client certificates against the cluster CA once per connection
-	// (tls.VerifyClientCertIfGiven); a verified chain here is an authenticated user.
+	// (tls.VerifyClientCertIfGiven); a verified chain here is an authenticated user, its groups
+	// the certificate's organizations.
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		return r.TLS.VerifiedChains[0][0].Subject.CommonName, true
+		subject := r.TLS.VerifiedChains[0][0].Subject
+		groups := append(append([]string(nil), subject.Organization...), authenticatedGroup)
+		return authenticationv1.UserInfo{Username: subject.CommonName, Groups: groups}, true
 	}
 	auth := r.Header.Get("Authorization")
 	if !strings.HasPrefix(auth, "Bearer ") {
-		return "", false
+		return authenticationv1.UserInfo{}, false
 	}
-	tok := strings.TrimSpace(strings.TrimPrefix(auth, "Bearer "))
+	u, _, ok := a.AuthenticateToken(strings.TrimSpace(strings.TrimPrefix(auth, "Bearer ")))
+	return u, ok
+}
+
+// authenticatedGroup is the group every authenticated user is in, as upstream.
+const authenticatedGroup = "system:authenticated"
+
+// AuthenticateToken accepts the join token and the service-account tokens this server issued,
+// returning the user and the audiences the token is meant for.
+func (a *Authenticator) AuthenticateToken(tok string) (authenticationv1.UserInfo, []string, bool) {
 	if a.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(a.Token)) == 1 {
-		return "system:node", true
+		return authenticationv1.UserInfo{Username: "system:node", Groups: []string{"system:nodes", authenticatedGroup}}, []string{apiAudience}, true
 	}
 	if a.SAKey != nil {
-		if sub, err := verifyJWT(tok, &a.SAKey.PublicKey, time.Now()); err == nil {
-			return sub, true
+		if c, err := verifyJWT(tok, &a.SAKey.PublicKey, time.Now()); err == nil {
+			return serviceAccountUser(c.Subject), c.Audience, true
 		}
 	}
-	return "", false
+	return authenticationv1.UserInfo{}, nil, false
 }
+
+// serviceAccountUser is the user a service-account token's subject names, with the groups
+// upstream gives service accounts.
+func serviceAccountUser(subject string) authenticationv1.UserInfo {
+	u := authenticationv1.UserInfo{Username: subject}
+	if rest, ok := strings.CutPrefix(subject, "system:serviceaccount:"); ok {
+		if ns, _, ok := strings.Cut(rest, ":"); ok {
+			u.Groups = []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}
+		}
+	}
+	u.Groups = append(u.Groups, authenticatedGroup)
+	return u
+}
+
+// apiAudience is the audience of the API server's own tokens.
+const apiAudience = "https://kubernetes.default.svc.cluster.local"
 
 type jwtClaims struct {
 	Issuer    string   `json:"iss"`
@@ -84,31 +112,31 @@ func signJWT(key *ecdsa.PrivateKey, c jwtClaims) (string, error) {
 	return signing + "." + b64.EncodeToString(sig), nil
 }
 
-func verifyJWT(tok string, pub *ecdsa.PublicKey, now time.Time) (string, error) {
+func verifyJWT(tok string, pub *ecdsa.PublicKey, now time.Time) (jwtClaims, error) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return "", fmt.Errorf("not a JWT")
+		return jwtClaims{}, fmt.Errorf("not a JWT")
 	}
 	sig, err := b64.DecodeString(parts[2])
 	if err != nil || len(sig) != 64 {
-		return "", fmt.Errorf("bad signature encoding")
+		return jwtClaims{}, fmt.Errorf("bad signature encoding")
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-		return "", fmt.Errorf("bad signature")
+		return jwtClaims{}, fmt.Errorf("bad signature")
 	}
 	payload, err := b64.DecodeString(parts[1])
 	if err != nil {
-		return "", err
+		return jwtClaims{}, err
 	}
 	var c jwtClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return "", err
+		return jwtClaims{}, err
 	}
 	if c.Expiry != 0 && now.Unix() > c.Expiry {
-		return "", fmt.Errorf("token expired")
+		return jwtClaims{}, fmt.Errorf("token expired")
 	}
-	return c.Subject, nil
+	return c, nil
 }
 
 // serveToken answers serviceaccounts/{name}/token with a signed token (TokenRequest).
@@ -133,7 +161,7 @@ func (s *Server) serveToken(ctx context.Context, w http.ResponseWriter, r *http.
 	now := time.Now()
 	aud := tr.Spec.Audiences
 	if len(aud) == 0 {
-		aud = []string{"https://kubernetes.default.svc.cluster.local"}
+		aud = []string{apiAudience}
 	}
 	tok, err := signJWT(s.cfg.ServiceAccountKey, jwtClaims{Issuer: "https://kubernetes.default.svc.cluster.local",
 		Subject: "system:serviceaccount:" + ri.namespace + ":" + ri.name, Audience: aud, IssuedAt: now.Unix(), NotBefore: now.Unix(),

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
@@ -37,7 +38,10 @@ type Config struct {
 	// OpenAPI serves /openapi/v2 and /openapi/v3; nil answers 404.
 	OpenAPI http.Handler
 	// Authenticate accepts or rejects a request; nil accepts all.
-	Authenticate func(r *http.Request) (user string, ok bool)
+	Authenticate func(r *http.Request) (user authenticationv1.UserInfo, ok bool)
+	// AuthenticateToken checks a bearer token for TokenReviews: the user, the token's
+	// audiences; nil authenticates no token.
+	AuthenticateToken func(token string) (user authenticationv1.UserInfo, audiences []string, ok bool)
 	// CAPEM is served unauthenticated at /cacerts for joining agents.
 	CAPEM []byte
 	// NodeDialer, when set, is used to reach node agents for pods/log, exec, attach, portforward
@@ -132,7 +136,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.discovery.Store(buildDiscovery(groupsOf(cfg.Resources), cfg.Resources))
+	discovered := append(append([]*registry.Resource(nil), cfg.Resources...), reviewResources()...)
+	s.discovery.Store(buildDiscovery(groupsOf(discovered), discovered))
 	go s.watchCRDs(ctx)
 	return s, nil
 }
@@ -207,6 +212,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h = s.customHandler(gvr)
 		}
 		if h == nil {
+			if rv := findReview(gvr); rv != nil {
+				s.serveReview(w, r, rv, ri)
+				return
+			}
 			if ri.verb == "list" && ri.name == "" && s.serveGroupDiscovery(w, r, splitPath(path)) {
 				return
 			}

@@ -118,7 +118,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	auth := &apiserver.Authenticator{CAPool: bundle.CAPool(), Token: bundle.Token, SAKey: bundle.ServiceAccountKey}
 	api, err := apiserver.New(ctx, apiserver.Config{
-		Resources: resources, Etcd: backend.Client, Version: versionInfo(), OpenAPI: docs, Authenticate: auth.Authenticate,
+		Resources: resources, Etcd: backend.Client, Version: versionInfo(), OpenAPI: docs, Authenticate: auth.Authenticate, AuthenticateToken: auth.AuthenticateToken,
 		SingleWriter: len(opts.DatastoreEndpoint) == 0,
 		CAPEM:        bundle.CAPEM, NodeToken: bundle.Token, ServiceAccountKey: bundle.ServiceAccountKey,
 		NodeTransport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // like kube-apiserver without --kubelet-certificate-authority
