@@ -237,17 +237,48 @@ func (h *resourceHandler) predicate(sel selection) func(runtime.Object) bool {
 		if !sel.label.Empty() && !sel.label.Matches(labels.Set(acc.GetLabels())) {
 			return false
 		}
-		if !sel.field.Empty() {
-			fs := fields.Set{"metadata.name": acc.GetName(), "metadata.namespace": acc.GetNamespace()}
-			for k, v := range st.FieldSet(obj) {
-				fs[k] = v
-			}
-			if !sel.field.Matches(fs) {
-				return false
-			}
+		if !sel.field.Empty() && !sel.field.Matches(&objectFields{acc: acc, obj: obj, st: st}) {
+			return false
 		}
 		return true
 	}
+}
+
+// objectFields are an object's selectable fields, looked up as a selector asks for them: the
+// metadata ones directly, the kind's own (Strategy.FieldSet) built only when one is asked for.
+// Watch filters run once per event and watcher, and most select on metadata.name alone.
+type objectFields struct {
+	acc  metav1.Object
+	obj  runtime.Object
+	st   registry.Strategy
+	kind fields.Set
+}
+
+func (f *objectFields) lookup(field string) (string, bool) {
+	switch field {
+	case "metadata.name":
+		return f.acc.GetName(), true
+	case "metadata.namespace":
+		return f.acc.GetNamespace(), true
+	}
+	if f.kind == nil {
+		f.kind = f.st.FieldSet(f.obj)
+		if f.kind == nil {
+			f.kind = fields.Set{}
+		}
+	}
+	v, ok := f.kind[field]
+	return v, ok
+}
+
+func (f *objectFields) Has(field string) bool {
+	_, ok := f.lookup(field)
+	return ok
+}
+
+func (f *objectFields) Get(field string) string {
+	v, _ := f.lookup(field)
+	return v
 }
 
 func (h *resourceHandler) list(ctx context.Context, w http.ResponseWriter, r *http.Request, ri requestInfo) {
