@@ -172,7 +172,7 @@ func (s *Server) removeCRD(ctx context.Context, crd *apiextensionsv1.CustomResou
 }
 
 func (s *Server) rebuildDiscovery(routes *customRoutes) {
-	all := append(append([]*registry.Resource(nil), s.cfg.Resources...), reviewResources()...)
+	all := append(append([]*registry.Resource(nil), s.cfg.Resources...), ReviewResources()...)
 	names := make([]string, 0, len(routes.byCRD))
 	for n := range routes.byCRD {
 		names = append(names, n)

@@ -60,12 +60,13 @@ func findReview(gvr schema.GroupVersionResource) *review {
 	return nil
 }
 
-// reviewResources describes the reviews for discovery.
-func reviewResources() []*registry.Resource {
+// ReviewResources describes the reviews the server answers, for discovery and OpenAPI: each is
+// create-only and has no list kind.
+func ReviewResources() []*registry.Resource {
 	out := make([]*registry.Resource, len(reviews))
 	for i, rv := range reviews {
 		out[i] = &registry.Resource{Group: rv.gvr.Group, Version: rv.gvr.Version, Resource: rv.gvr.Resource, Kind: rv.kind,
-			Namespaced: rv.namespaced, Verbs: []string{"create"}}
+			Namespaced: rv.namespaced, Verbs: []string{"create"}, New: rv.new}
 	}
 	return out
 }

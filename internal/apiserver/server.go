@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	discovered := append(append([]*registry.Resource(nil), cfg.Resources...), reviewResources()...)
+	discovered := append(append([]*registry.Resource(nil), cfg.Resources...), ReviewResources()...)
 	s.discovery.Store(buildDiscovery(groupsOf(discovered), discovered))
 	go s.watchCRDs(ctx)
 	return s, nil

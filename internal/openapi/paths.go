@@ -150,16 +150,21 @@ func describeAPI(resources []*registry.Resource) (*apiSurface, error) {
 	groups := map[string]bool{}
 	groupVersions := map[schema.GroupVersion]bool{}
 	for _, r := range resources {
-		if r.New == nil || r.NewList == nil {
+		verbs := verbsOf(r)
+		// Create-only resources (access reviews and the like) have no list type.
+		if r.New == nil || (r.NewList == nil && (verbs["list"] || verbs["watch"])) {
 			return nil, fmt.Errorf("resource %s has no Go type", r.GroupResource())
 		}
 		gv := schema.GroupVersion{Group: r.Group, Version: r.Version}
 		groups[r.Group] = true
 		groupVersions[gv] = true
 		objType := reflect.TypeOf(r.New()).Elem()
-		listType := reflect.TypeOf(r.NewList()).Elem()
 		a.addKind(objType, r.GVK())
-		a.addKind(listType, gv.WithKind(r.ListKind))
+		var listType reflect.Type
+		if r.NewList != nil {
+			listType = reflect.TypeOf(r.NewList()).Elem()
+			a.addKind(listType, gv.WithKind(r.ListKind))
+		}
 		describeResource(a, r, objType, listType)
 	}
 

@@ -112,7 +112,7 @@ func Run(ctx context.Context, opts Options) error {
 	defer backend.Close()
 
 	resources := registry.Builtin()
-	docs, err := openapi.Build(resources, Version)
+	docs, err := openapi.Build(append(append([]*registry.Resource(nil), resources...), apiserver.ReviewResources()...), Version)
 	if err != nil {
 		return fmt.Errorf("build OpenAPI documents: %w", err)
 	}

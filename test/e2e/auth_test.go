@@ -39,6 +39,12 @@ func TestAuthReviews(t *testing.T) {
 	expect(s.MustKubectl(t, "auth", "whoami", "--as=system:serviceaccount:default:robot"),
 		"system:serviceaccount:default:robot", "[system:serviceaccounts system:serviceaccounts:default system:authenticated]")
 	expect(s.MustKubectl(t, "api-resources", "--api-group=authorization.k8s.io"), "selfsubjectaccessreviews", "localsubjectaccessreviews")
+	expect(s.MustKubectl(t, "explain", "selfsubjectaccessreviews.spec"), "KIND:       SelfSubjectAccessReview", "resourceAttributes")
+	ssarYAML := "apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\nspec:\n  resourceAttributes:\n    verb: get\n    resource: pods\n"
+	out, err := s.KubectlWithInput(t, ssarYAML, "create", "-f", "-", "-o", "jsonpath={.status.allowed}")
+	if err != nil || out != "true" {
+		t.Fatalf("kubectl create -f of an access review: %q %v", out, err)
+	}
 
 	ssar, err := s.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get", Resource: "secrets"}}},
