@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/skiff-sh/skiff/internal/limitranger"
 	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/store"
 )
@@ -218,6 +219,9 @@ func (h *resourceHandler) createObject(ctx context.Context, obj runtime.Object, 
 		registry.MountServiceAccountToken(pod, sa.AutomountServiceAccountToken, utilrand.String(5))
 	}
 	st.Default(obj)
+	if err := h.s.admitLimitRanges(ctx, obj); err != nil {
+		return nil, apierrors.NewForbidden(res.GroupResource(), acc.GetName(), err)
+	}
 	errs := apivalidation.ValidateObjectMetaAccessor(acc, res.Namespaced, h.nameValidator(), field.NewPath("metadata"))
 	errs = append(errs, st.Validate(obj)...)
 	if len(errs) > 0 {
@@ -291,6 +295,42 @@ func (s *Server) podServiceAccount(ctx context.Context, ns, name string) (*corev
 		case <-time.After(time.Duration(100+rand.IntN(100)) * time.Millisecond):
 		}
 	}
+}
+
+// admitLimitRanges applies the LimitRanges of a new pod's or claim's namespace to it (defaults,
+// then bounds), as upstream's LimitRanger admission does.
+func (s *Server) admitLimitRanges(ctx context.Context, obj runtime.Object) error {
+	pod, isPod := obj.(*corev1.Pod)
+	pvc, isPVC := obj.(*corev1.PersistentVolumeClaim)
+	if !isPod && !isPVC {
+		return nil
+	}
+	h := s.byGR[corev1.Resource("limitranges")]
+	if h == nil {
+		return nil
+	}
+	var ns string
+	if isPod {
+		ns = pod.Namespace
+	} else {
+		ns = pvc.Namespace
+	}
+	// The cache, as upstream's admission reads its informer: a range created a moment ago may
+	// not apply yet.
+	res, err := h.storage.List(ctx, store.ListOptions{Prefix: ns + "/", ResourceVersion: "0"})
+	if err != nil || len(res.Items) == 0 {
+		return err
+	}
+	ranges := make([]*corev1.LimitRange, 0, len(res.Items))
+	for _, it := range res.Items {
+		if lr, ok := it.Obj.(*corev1.LimitRange); ok {
+			ranges = append(ranges, lr)
+		}
+	}
+	if isPod {
+		return limitranger.AdmitPod(pod, ranges)
+	}
+	return limitranger.AdmitPersistentVolumeClaim(pvc, ranges)
 }
 
 // isMirrorPod reports whether pod is a node agent's mirror of a static pod, which upstream
