@@ -238,6 +238,9 @@ func (h *resourceHandler) createObject(ctx context.Context, obj runtime.Object, 
 		empty.GetObjectKind().SetGroupVersionKind(res.GVK())
 		obj = h.fm.UpdateNoErrors(empty, obj, opts.fieldManager)
 	}
+	if err := h.s.admitQuota(ctx, res.GroupResource(), acc.GetName(), acc.GetNamespace(), obj, opts.dryRun); err != nil {
+		return nil, err
+	}
 	if opts.dryRun {
 		return obj, nil
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
+	"github.com/skiff-sh/skiff/internal/controller/resourcequota"
 	"github.com/skiff-sh/skiff/internal/controller/rootca"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/controller/statefulset"
@@ -123,6 +124,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Int
 		{"endpoints", 8, endpoints.New(client, factory).Run},
 		{"endpointslice", 8, endpointslice.New(client, factory).Run},
 		{"serviceaccount", 2, serviceaccount.New(client, factory).Run},
+		{"resourcequota", 2, resourcequota.New(client, factory, resourcequota.Options{Metadata: meta, Discovery: client.Discovery()}).Run},
 		{"namespace", 4, namespace.New(client, factory, namespace.Options{Metadata: meta}).Run},
 		{"garbagecollector", 8, garbagecollector.New(client, factory, garbagecollector.Options{Metadata: meta}).Run},
 		{"nodelifecycle", 4, nl.Run},

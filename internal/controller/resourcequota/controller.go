@@ -1,0 +1,309 @@
+// Package resourcequota keeps every ResourceQuota's status true, as upstream's
+// resourcequota-controller does: status.hard is the spec's, status.used is counted from the
+// objects in the namespace. The API server's admission charges new objects to status.used as
+// they are created; this controller recounts, so deleted pods, finished pods and creates that
+// failed after admission give their share back.
+//
+// Pods, services and claims are watched, and any change to one recounts its namespace's quotas
+// at once. Other kinds (configmaps, secrets, count/<resource>) are counted by listing their
+// metadata, and recounted every ResyncPeriod.
+package resourcequota
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
+	"github.com/skiff-sh/skiff/internal/quota"
+)
+
+// DefaultResyncPeriod is how often every quota is recounted.
+const DefaultResyncPeriod = 30 * time.Second
+
+// Options carries what the controller needs beyond the typed client.
+type Options struct {
+	// Metadata lists the objects of kinds without a typed informer here.
+	Metadata metadata.Interface
+	// Discovery maps count/<resource>.<group> to a served version.
+	Discovery discovery.DiscoveryInterface
+	// ResyncPeriod is how often every quota is recounted (default DefaultResyncPeriod).
+	ResyncPeriod time.Duration
+}
+
+// Controller recounts ResourceQuota usage.
+type Controller struct {
+	client    kubernetes.Interface
+	metadata  metadata.Interface
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	quotas    corelisters.ResourceQuotaLister
+	pods      corelisters.PodLister
+	services  corelisters.ServiceLister
+	claims    corelisters.PersistentVolumeClaimLister
+	synced    []cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string] // namespace/name of quotas
+	resync    time.Duration
+	typedKind map[schema.GroupResource]bool
+}
+
+// New registers the informers the controller needs on factory.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) *Controller {
+	if opts.ResyncPeriod <= 0 {
+		opts.ResyncPeriod = DefaultResyncPeriod
+	}
+	qInf := factory.Core().V1().ResourceQuotas()
+	pInf := factory.Core().V1().Pods()
+	sInf := factory.Core().V1().Services()
+	cInf := factory.Core().V1().PersistentVolumeClaims()
+	c := &Controller{
+		client:   client,
+		metadata: opts.Metadata,
+		quotas:   qInf.Lister(),
+		pods:     pInf.Lister(),
+		services: sInf.Lister(),
+		claims:   cInf.Lister(),
+		synced:   []cache.InformerSynced{qInf.Informer().HasSynced, pInf.Informer().HasSynced, sInf.Informer().HasSynced, cInf.Informer().HasSynced},
+		queue:    controllerutil.NewQueue("resourcequota"),
+		resync:   opts.ResyncPeriod,
+		typedKind: map[schema.GroupResource]bool{
+			{Resource: "pods"}: true, {Resource: "services"}: true, {Resource: "persistentvolumeclaims"}: true,
+		},
+	}
+	if opts.Discovery != nil {
+		c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(opts.Discovery))
+	}
+	_, _ = qInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueueQuota,
+		UpdateFunc: func(_, obj any) { c.enqueueQuota(obj) },
+	})
+	namespaceChanged := cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueueNamespaceOf,
+		UpdateFunc: func(_, obj any) { c.enqueueNamespaceOf(obj) },
+		DeleteFunc: c.enqueueNamespaceOf,
+	}
+	for _, inf := range []cache.SharedIndexInformer{pInf.Informer(), sInf.Informer(), cInf.Informer()} {
+		_, _ = inf.AddEventHandler(namespaceChanged)
+	}
+	return c
+}
+
+func (c *Controller) enqueueQuota(obj any) {
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// enqueueNamespaceOf recounts the quotas of the namespace obj lives in, if it has any.
+func (c *Controller) enqueueNamespaceOf(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return
+	}
+	qs, err := c.quotas.ResourceQuotas(m.GetNamespace()).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, q := range qs {
+		c.queue.Add(q.Namespace + "/" + q.Name)
+	}
+}
+
+// Run recounts quotas with workers goroutines until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	go func() {
+		t := time.NewTicker(c.resync)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				qs, err := c.quotas.List(labels.Everything())
+				if err != nil {
+					continue
+				}
+				for _, q := range qs {
+					c.queue.Add(q.Namespace + "/" + q.Name)
+				}
+			}
+		}
+	}()
+	controllerutil.RunWorkers(ctx, "resourcequota", c.queue, workers, c.sync, c.synced...)
+}
+
+// sync recounts one quota and writes its status if it changed.
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	rq, err := c.quotas.ResourceQuotas(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	used, err := c.count(ctx, rq)
+	if err != nil {
+		return err
+	}
+	if quota.Equal(rq.Status.Hard, rq.Spec.Hard) && quota.Equal(rq.Status.Used, used) {
+		return nil
+	}
+	next := rq.DeepCopy()
+	next.Status.Hard = rq.Spec.Hard.DeepCopy()
+	next.Status.Used = used
+	if _, err := c.client.CoreV1().ResourceQuotas(ns).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("updating status of resourcequota %s: %w", key, err)
+	}
+	return nil
+}
+
+// count is the usage, of the resources rq limits, of the objects rq covers.
+func (c *Controller) count(ctx context.Context, rq *corev1.ResourceQuota) (corev1.ResourceList, error) {
+	used := corev1.ResourceList{}
+	for name := range rq.Spec.Hard {
+		used[name] = zero(name)
+	}
+	add := func(gr schema.GroupResource, obj runtime.Object) {
+		if !quota.Matches(rq, obj) {
+			return
+		}
+		for name, q := range quota.Tracked(quota.Usage(gr, obj), rq.Spec.Hard) {
+			sum := used[name]
+			sum.Add(q)
+			used[name] = sum
+		}
+	}
+	sel := labels.Everything()
+	pods, err := c.pods.Pods(rq.Namespace).List(sel)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pods {
+		add(schema.GroupResource{Resource: "pods"}, p)
+	}
+	svcs, err := c.services.Services(rq.Namespace).List(sel)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range svcs {
+		add(schema.GroupResource{Resource: "services"}, s)
+	}
+	claims, err := c.claims.PersistentVolumeClaims(rq.Namespace).List(sel)
+	if err != nil {
+		return nil, err
+	}
+	for _, pvc := range claims {
+		add(schema.GroupResource{Resource: "persistentvolumeclaims"}, pvc)
+	}
+	// Kinds without an informer here: list their metadata (the API server answers from its
+	// watch cache). A scoped quota counts pods only.
+	if len(rq.Spec.Scopes) > 0 || rq.Spec.ScopeSelector != nil {
+		return used, nil
+	}
+	for _, gr := range c.untypedKinds(rq.Spec.Hard) {
+		n, err := c.countObjects(ctx, gr, rq.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			continue
+		}
+		for name, q := range quota.Tracked(quota.Usage(gr, &metav1.PartialObjectMetadata{}), rq.Spec.Hard) {
+			total := q.DeepCopy()
+			total.Set(q.Value() * int64(n))
+			sum := used[name]
+			sum.Add(total)
+			used[name] = sum
+		}
+	}
+	return used, nil
+}
+
+// untypedKinds are the group/resources counted in hard that no informer here covers.
+func (c *Controller) untypedKinds(hard corev1.ResourceList) []schema.GroupResource {
+	seen := map[schema.GroupResource]bool{}
+	var out []schema.GroupResource
+	for name := range hard {
+		gr, ok := countedKind(name)
+		if !ok || c.typedKind[gr] || seen[gr] {
+			continue
+		}
+		seen[gr] = true
+		out = append(out, gr)
+	}
+	return out
+}
+
+// countedKind is the group/resource an object-count resource name counts.
+func countedKind(name corev1.ResourceName) (schema.GroupResource, bool) {
+	switch name {
+	case corev1.ResourceConfigMaps:
+		return schema.GroupResource{Resource: "configmaps"}, true
+	case corev1.ResourceSecrets:
+		return schema.GroupResource{Resource: "secrets"}, true
+	case corev1.ResourceReplicationControllers:
+		return schema.GroupResource{Resource: "replicationcontrollers"}, true
+	case corev1.ResourceQuotas:
+		return schema.GroupResource{Resource: "resourcequotas"}, true
+	}
+	rest, ok := strings.CutPrefix(string(name), "count/")
+	if !ok {
+		return schema.GroupResource{}, false
+	}
+	return schema.ParseGroupResource(rest), true
+}
+
+// countObjects counts the objects of gr in namespace through the metadata client.
+func (c *Controller) countObjects(ctx context.Context, gr schema.GroupResource, namespace string) (int, error) {
+	if c.metadata == nil || c.mapper == nil {
+		return 0, nil
+	}
+	gvr, err := c.mapper.ResourceFor(gr.WithVersion(""))
+	if err != nil {
+		c.mapper.Reset()
+		return 0, nil // not served (yet): nothing of it exists
+	}
+	list, err := c.metadata.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("listing %s in %s: %w", gr, namespace, err)
+	}
+	return len(list.Items), nil
+}
+
+// zero is a zero quantity in the format quotas of name are written in.
+func zero(name corev1.ResourceName) resource.Quantity {
+	switch name {
+	case corev1.ResourceMemory, corev1.ResourceRequestsMemory, corev1.ResourceLimitsMemory,
+		corev1.ResourceRequestsStorage, corev1.ResourceEphemeralStorage, corev1.ResourceRequestsEphemeralStorage,
+		corev1.ResourceLimitsEphemeralStorage:
+		return *resource.NewQuantity(0, resource.BinarySI)
+	}
+	return *resource.NewQuantity(0, resource.DecimalSI)
+}
