@@ -219,6 +219,9 @@ func (h *resourceHandler) createObject(ctx context.Context, obj runtime.Object, 
 		registry.MountServiceAccountToken(pod, sa.AutomountServiceAccountToken, utilrand.String(5))
 	}
 	st.Default(obj)
+	if err := h.s.admitPriority(ctx, res.GroupResource(), acc.GetName(), obj); err != nil {
+		return nil, err
+	}
 	if err := h.s.admitLimitRanges(ctx, obj); err != nil {
 		return nil, apierrors.NewForbidden(res.GroupResource(), acc.GetName(), err)
 	}

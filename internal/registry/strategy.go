@@ -73,6 +73,8 @@ func strategyFor(gr schema.GroupResource) Strategy {
 		return networkPolicyStrategy{}
 
 	// storage.k8s.io/v1
+	case schema.GroupResource{Group: "scheduling.k8s.io", Resource: "priorityclasses"}:
+		return priorityClassStrategy{}
 	case schema.GroupResource{Group: "storage.k8s.io", Resource: "storageclasses"}:
 		return storageClassStrategy{}
 

@@ -25,6 +25,7 @@ func TestBuiltinWiresStrategies(t *testing.T) {
 		"networking.k8s.io/v1/ingresses":                   "registry.ingressStrategy",
 		"policy/v1/poddisruptionbudgets":                   "registry.podDisruptionBudgetStrategy",
 		"storage.k8s.io/v1/storageclasses":                 "registry.storageClassStrategy",
+		"scheduling.k8s.io/v1/priorityclasses":             "registry.priorityClassStrategy",
 		"rbac.authorization.k8s.io/v1/rolebindings":        "registry.roleBindingStrategy",
 		"apps/v1/controllerrevisions":                      "registry.controllerRevisionStrategy",
 		"/v1/persistentvolumeclaims":                       "registry.persistentVolumeClaimStrategy",

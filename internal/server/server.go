@@ -291,6 +291,11 @@ func bootstrap(ctx context.Context, cfg *rest.Config, opts Options) error {
 			return fmt.Errorf("create namespace %s: %w", ns, err)
 		}
 	}
+	for _, pc := range registry.SystemPriorityClasses() {
+		if _, err := cs.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create priority class %s: %w", pc.Name, err)
+		}
+	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
 		Spec: corev1.ServiceSpec{ClusterIP: "10.43.0.1", Type: corev1.ServiceTypeClusterIP, SessionAffinity: corev1.ServiceAffinityNone,
