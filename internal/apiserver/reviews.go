@@ -122,14 +122,19 @@ func answerSelfSubjectAccessReview(_ *Server, _ authenticationv1.UserInfo, _ str
 	return nil
 }
 
+// validateSubjectSpec is upstream's rule for a review about someone else.
+func validateSubjectSpec(spec *authorizationv1.SubjectAccessReviewSpec) field.ErrorList {
+	path := field.NewPath("spec")
+	errs := validateAccessSpec(spec.ResourceAttributes, spec.NonResourceAttributes, path)
+	if spec.User == "" && len(spec.Groups) == 0 {
+		errs = append(errs, field.Invalid(path.Child("user"), spec.User, "at least one of user or group must be specified"))
+	}
+	return errs
+}
+
 func answerSubjectAccessReview(_ *Server, _ authenticationv1.UserInfo, _ string, obj runtime.Object) error {
 	rv := obj.(*authorizationv1.SubjectAccessReview)
-	spec := field.NewPath("spec")
-	errs := validateAccessSpec(rv.Spec.ResourceAttributes, rv.Spec.NonResourceAttributes, spec)
-	if rv.Spec.User == "" && len(rv.Spec.Groups) == 0 {
-		errs = append(errs, field.Invalid(spec.Child("user"), rv.Spec.User, "at least one of user or group must be specified"))
-	}
-	if len(errs) > 0 {
+	if errs := validateSubjectSpec(&rv.Spec); len(errs) > 0 {
 		return reviewInvalid("SubjectAccessReview", errs)
 	}
 	allow(&rv.Status)
@@ -139,10 +144,7 @@ func answerSubjectAccessReview(_ *Server, _ authenticationv1.UserInfo, _ string,
 func answerLocalSubjectAccessReview(_ *Server, _ authenticationv1.UserInfo, namespace string, obj runtime.Object) error {
 	rv := obj.(*authorizationv1.LocalSubjectAccessReview)
 	spec := field.NewPath("spec")
-	errs := validateAccessSpec(rv.Spec.ResourceAttributes, rv.Spec.NonResourceAttributes, spec)
-	if rv.Spec.User == "" && len(rv.Spec.Groups) == 0 {
-		errs = append(errs, field.Invalid(spec.Child("user"), rv.Spec.User, "at least one of user or group must be specified"))
-	}
+	errs := validateSubjectSpec(&rv.Spec)
 	if rv.Spec.NonResourceAttributes != nil {
 		errs = append(errs, field.Invalid(spec.Child("nonResourceAttributes"), rv.Spec.NonResourceAttributes, "disallowed on this kind of request"))
 	}

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	resourcehelper "k8s.io/component-helpers/resource"
 )
 
 // Annotation records on a pod which defaults the LimitRanger set.
@@ -153,33 +154,12 @@ func validatePod(pod *corev1.Pod, lr *corev1.LimitRange) []error {
 	return errs
 }
 
-// podRequirements are what a pod asks for as a whole: its containers' sum, or an init
-// container's own ask where that is larger (init containers run one at a time, before them).
+// podRequirements are what a pod asks for as a whole, by upstream's helper: its containers'
+// sum, or an init container's own where larger (init containers run one at a time, before
+// them). Overhead is the runtime's, not the user's ask, and is left out.
 func podRequirements(pod *corev1.Pod) (requests, limits corev1.ResourceList) {
-	requests, limits = corev1.ResourceList{}, corev1.ResourceList{}
-	add := func(into, from corev1.ResourceList) {
-		for name, q := range from {
-			sum := into[name]
-			sum.Add(q)
-			into[name] = sum
-		}
-	}
-	atLeast := func(into, from corev1.ResourceList) {
-		for name, q := range from {
-			if cur, ok := into[name]; !ok || q.Cmp(cur) > 0 {
-				into[name] = q.DeepCopy()
-			}
-		}
-	}
-	for _, c := range pod.Spec.Containers {
-		add(requests, c.Resources.Requests)
-		add(limits, c.Resources.Limits)
-	}
-	for _, c := range pod.Spec.InitContainers {
-		atLeast(requests, c.Resources.Requests)
-		atLeast(limits, c.Resources.Limits)
-	}
-	return requests, limits
+	opts := resourcehelper.PodResourcesOptions{ExcludeOverhead: true}
+	return resourcehelper.PodRequests(pod, opts), resourcehelper.PodLimits(pod, opts)
 }
 
 func minConstraint(t corev1.LimitType, name corev1.ResourceName, min resource.Quantity, requests, limits corev1.ResourceList) error {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	resourcehelper "k8s.io/component-helpers/resource"
 )
 
 // CountName is the object-count resource of a group/resource: count/pods, count/deployments.apps.
@@ -83,22 +84,11 @@ func Finished(pod *corev1.Pod) bool {
 	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 }
 
-// addPodCompute adds a pod's requests and limits: its containers' sum, or an init container's
-// own where larger, plus the pod's overhead.
+// addPodCompute adds a pod's requests and limits as the scheduler sees them (upstream's helper:
+// its containers' sum, or an init container's own where larger, plus the pod's overhead).
 func addPodCompute(u corev1.ResourceList, pod *corev1.Pod) {
-	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
-	for _, c := range pod.Spec.Containers {
-		addTo(requests, c.Resources.Requests)
-		addTo(limits, c.Resources.Limits)
-	}
-	for _, c := range pod.Spec.InitContainers {
-		maxInto(requests, c.Resources.Requests)
-		maxInto(limits, c.Resources.Limits)
-	}
-	addTo(requests, pod.Spec.Overhead)
-	if len(limits) > 0 {
-		addTo(limits, pod.Spec.Overhead)
-	}
+	requests := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
+	limits := resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{})
 	for name, q := range computeUsage(requests, limits) {
 		u[name] = q
 	}
@@ -131,14 +121,6 @@ func addTo(into, from corev1.ResourceList) {
 		sum := into[name]
 		sum.Add(q)
 		into[name] = sum
-	}
-}
-
-func maxInto(into, from corev1.ResourceList) {
-	for name, q := range from {
-		if cur, ok := into[name]; !ok || q.Cmp(cur) > 0 {
-			into[name] = q.DeepCopy()
-		}
 	}
 }
 

@@ -23,23 +23,15 @@ func TestAuthReviews(t *testing.T) {
 	s := framework.Start(t, framework.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	expect := func(out string, wants ...string) {
-		t.Helper()
-		for _, w := range wants {
-			if !strings.Contains(out, w) {
-				t.Fatalf("output lacks %q:\n%s", w, out)
-			}
-		}
-	}
 
-	expect(s.MustKubectl(t, "auth", "can-i", "create", "pods"), "yes")
-	expect(s.MustKubectl(t, "auth", "can-i", "delete", "nodes", "--all-namespaces"), "yes")
-	expect(s.MustKubectl(t, "auth", "can-i", "--list"), "*.*")
-	expect(s.MustKubectl(t, "auth", "whoami"), "system:admin", "[system:masters system:authenticated]")
-	expect(s.MustKubectl(t, "auth", "whoami", "--as=system:serviceaccount:default:robot"),
+	framework.ExpectOutput(t, s.MustKubectl(t, "auth", "can-i", "create", "pods"), "yes")
+	framework.ExpectOutput(t, s.MustKubectl(t, "auth", "can-i", "delete", "nodes", "--all-namespaces"), "yes")
+	framework.ExpectOutput(t, s.MustKubectl(t, "auth", "can-i", "--list"), "*.*")
+	framework.ExpectOutput(t, s.MustKubectl(t, "auth", "whoami"), "system:admin", "[system:masters system:authenticated]")
+	framework.ExpectOutput(t, s.MustKubectl(t, "auth", "whoami", "--as=system:serviceaccount:default:robot"),
 		"system:serviceaccount:default:robot", "[system:serviceaccounts system:serviceaccounts:default system:authenticated]")
-	expect(s.MustKubectl(t, "api-resources", "--api-group=authorization.k8s.io"), "selfsubjectaccessreviews", "localsubjectaccessreviews")
-	expect(s.MustKubectl(t, "explain", "selfsubjectaccessreviews.spec"), "KIND:       SelfSubjectAccessReview", "resourceAttributes")
+	framework.ExpectOutput(t, s.MustKubectl(t, "api-resources", "--api-group=authorization.k8s.io"), "selfsubjectaccessreviews", "localsubjectaccessreviews")
+	framework.ExpectOutput(t, s.MustKubectl(t, "explain", "selfsubjectaccessreviews.spec"), "KIND:       SelfSubjectAccessReview", "resourceAttributes")
 	ssarYAML := "apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\nspec:\n  resourceAttributes:\n    verb: get\n    resource: pods\n"
 	out, err := s.KubectlWithInput(t, ssarYAML, "create", "-f", "-", "-o", "jsonpath={.status.allowed}")
 	if err != nil || out != "true" {

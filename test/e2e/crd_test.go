@@ -73,25 +73,17 @@ func TestCustomResources(t *testing.T) {
 		t.Skip("e2e: starts a real server")
 	}
 	s := framework.Start(t, framework.Options{})
-	expect := func(out string, wants ...string) {
-		t.Helper()
-		for _, w := range wants {
-			if !strings.Contains(out, w) {
-				t.Fatalf("output lacks %q:\n%s", w, out)
-			}
-		}
-	}
 	out, err := s.KubectlWithInput(t, crontabCRD, "apply", "-f", "-")
 	if err != nil {
 		t.Fatalf("apply CRD: %v\n%s", err, out)
 	}
-	expect(out, "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com created")
-	expect(s.MustKubectl(t, "wait", "--for=condition=Established", "crd/crontabs.stable.example.com", "--timeout=20s"), "condition met")
+	framework.ExpectOutput(t, out, "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com created")
+	framework.ExpectOutput(t, s.MustKubectl(t, "wait", "--for=condition=Established", "crd/crontabs.stable.example.com", "--timeout=20s"), "condition met")
 	framework.Eventually(t, 20*time.Second, "crontabs served", func() (bool, error) {
 		_, err := s.Kubectl(t, "get", "crontabs")
 		return err == nil, nil
 	})
-	expect(s.MustKubectl(t, "api-resources", "--api-group=stable.example.com"), "crontabs", "ct", "CronTab")
+	framework.ExpectOutput(t, s.MustKubectl(t, "api-resources", "--api-group=stable.example.com"), "crontabs", "ct", "CronTab")
 
 	cr := `apiVersion: stable.example.com/v1
 kind: CronTab
@@ -105,9 +97,9 @@ spec:
 	if err != nil {
 		t.Fatalf("apply CR: %v\n%s", err, out)
 	}
-	expect(out, "crontab.stable.example.com/my-cron created")
-	expect(s.MustKubectl(t, "get", "ct", "my-cron", "-o", "jsonpath={.spec.replicas}/{.metadata.generation}"), "1/1")
-	expect(s.MustKubectl(t, "get", "crontabs"), "NAME", "SPEC", "REPLICAS", "AGE", "my-cron", "* * * * */5")
+	framework.ExpectOutput(t, out, "crontab.stable.example.com/my-cron created")
+	framework.ExpectOutput(t, s.MustKubectl(t, "get", "ct", "my-cron", "-o", "jsonpath={.spec.replicas}/{.metadata.generation}"), "1/1")
+	framework.ExpectOutput(t, s.MustKubectl(t, "get", "crontabs"), "NAME", "SPEC", "REPLICAS", "AGE", "my-cron", "* * * * */5")
 	if out, err := s.KubectlWithInput(t, cr, "apply", "-f", "-"); err != nil || !strings.Contains(out, "unchanged") {
 		t.Fatalf("re-apply: %v\n%s", err, out)
 	}
@@ -132,16 +124,16 @@ spec:
 	}
 
 	s.MustKubectl(t, "patch", "ct", "my-cron", "--type=merge", "-p", `{"spec":{"replicas":3}}`)
-	expect(s.MustKubectl(t, "get", "ct", "my-cron", "-o", "jsonpath={.spec.replicas}/{.metadata.generation}"), "3/2")
+	framework.ExpectOutput(t, s.MustKubectl(t, "get", "ct", "my-cron", "-o", "jsonpath={.spec.replicas}/{.metadata.generation}"), "3/2")
 	if out, err := s.Kubectl(t, "patch", "ct", "my-cron", "--type=strategic", "-p", `{"spec":{"replicas":4}}`); err == nil {
 		t.Fatalf("strategic merge patch on a custom resource succeeded:\n%s", out)
 	}
 	// The status subresource ignores spec changes and does not bump the generation.
 	s.MustKubectl(t, "patch", "ct", "my-cron", "--subresource=status", "--type=merge", "-p", `{"status":{"phase":"Running"}}`)
-	expect(s.MustKubectl(t, "get", "ct", "my-cron", "-o", "jsonpath={.status.phase}/{.metadata.generation}"), "Running/2")
+	framework.ExpectOutput(t, s.MustKubectl(t, "get", "ct", "my-cron", "-o", "jsonpath={.status.phase}/{.metadata.generation}"), "Running/2")
 
 	// The other served version reads the same object.
-	expect(s.MustKubectl(t, "get", "crontabs.v1beta1.stable.example.com", "my-cron", "-o", "jsonpath={.apiVersion}"), "stable.example.com/v1beta1")
+	framework.ExpectOutput(t, s.MustKubectl(t, "get", "crontabs.v1beta1.stable.example.com", "my-cron", "-o", "jsonpath={.apiVersion}"), "stable.example.com/v1beta1")
 
 	ssa := `apiVersion: stable.example.com/v1
 kind: CronTab
@@ -155,7 +147,7 @@ spec:
 	if err != nil {
 		t.Fatalf("server-side apply: %v\n%s", err, out)
 	}
-	expect(s.MustKubectl(t, "get", "ct", "applied", "-o", "jsonpath={.metadata.managedFields[0].manager}"), "kubectl")
+	framework.ExpectOutput(t, s.MustKubectl(t, "get", "ct", "applied", "-o", "jsonpath={.metadata.managedFields[0].manager}"), "kubectl")
 
 	// Deleting the CRD stops serving it and removes its objects.
 	s.MustKubectl(t, "delete", "crd", "crontabs.stable.example.com")

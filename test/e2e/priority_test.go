@@ -16,15 +16,7 @@ func TestPriorityClasses(t *testing.T) {
 		t.Skip("e2e: starts a real server")
 	}
 	s := framework.Start(t, framework.Options{})
-	expect := func(out string, wants ...string) {
-		t.Helper()
-		for _, w := range wants {
-			if !strings.Contains(out, w) {
-				t.Fatalf("output lacks %q:\n%s", w, out)
-			}
-		}
-	}
-	expect(s.MustKubectl(t, "get", "priorityclasses"), "system-cluster-critical   2000000000", "system-node-critical      2000001000")
+	framework.ExpectOutput(t, s.MustKubectl(t, "get", "priorityclasses"), "system-cluster-critical   2000000000", "system-node-critical      2000001000")
 
 	const classes = `apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
@@ -44,7 +36,7 @@ preemptionPolicy: Never
 	if out, err := s.KubectlWithInput(t, classes, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply priority classes: %v\n%s", err, out)
 	}
-	expect(s.MustKubectl(t, "get", "pc", "high", "-o", "jsonpath={.preemptionPolicy}"), "PreemptLowerPriority")
+	framework.ExpectOutput(t, s.MustKubectl(t, "get", "pc", "high", "-o", "jsonpath={.preemptionPolicy}"), "PreemptLowerPriority")
 
 	pod := func(name, class string) string {
 		spec := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\nspec:\n"

@@ -5,8 +5,8 @@
 // failed after admission give their share back.
 //
 // Pods, services and claims are watched, and any change to one recounts its namespace's quotas
-// at once. Other kinds (configmaps, secrets, count/<resource>) are counted by listing their
-// metadata, and recounted every ResyncPeriod.
+// at once; other kinds (configmaps, secrets, count/<resource>) are recounted every ResyncPeriod.
+// Counts come from consistent lists, never from a cache that may lag what admission charged.
 package resourcequota
 
 import (
@@ -55,9 +55,6 @@ type Controller struct {
 	metadata  metadata.Interface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
 	quotas    corelisters.ResourceQuotaLister
-	pods      corelisters.PodLister
-	services  corelisters.ServiceLister
-	claims    corelisters.PersistentVolumeClaimLister
 	synced    []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string] // namespace/name of quotas
 	resync    time.Duration
@@ -77,9 +74,6 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		client:   client,
 		metadata: opts.Metadata,
 		quotas:   qInf.Lister(),
-		pods:     pInf.Lister(),
-		services: sInf.Lister(),
-		claims:   cInf.Lister(),
 		synced:   []cache.InformerSynced{qInf.Informer().HasSynced, pInf.Informer().HasSynced, sInf.Informer().HasSynced, cInf.Informer().HasSynced},
 		queue:    controllerutil.NewQueue("resourcequota"),
 		resync:   opts.ResyncPeriod,
@@ -158,7 +152,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
-	rq, err := c.quotas.ResourceQuotas(ns).Get(name)
+	// The quota as stored now, read before the objects: its resourceVersion makes the status
+	// write below fail (and the sync retry) if admission charged it meanwhile.
+	rq, err := c.client.CoreV1().ResourceQuotas(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -197,27 +193,30 @@ func (c *Controller) count(ctx context.Context, rq *corev1.ResourceQuota) (corev
 			used[name] = sum
 		}
 	}
-	sel := labels.Everything()
-	pods, err := c.pods.Pods(rq.Namespace).List(sel)
+	// Consistent reads, not the informers' caches: a recount from a cache that has not yet seen
+	// an object admission just charged for would hand its share back and let a create past the
+	// limit. The API server answers these from its watch cache once it has caught up.
+	consistent := metav1.ListOptions{}
+	pods, err := c.client.CoreV1().Pods(rq.Namespace).List(ctx, consistent)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing pods in %s: %w", rq.Namespace, err)
 	}
-	for _, p := range pods {
-		add(schema.GroupResource{Resource: "pods"}, p)
+	for i := range pods.Items {
+		add(schema.GroupResource{Resource: "pods"}, &pods.Items[i])
 	}
-	svcs, err := c.services.Services(rq.Namespace).List(sel)
+	svcs, err := c.client.CoreV1().Services(rq.Namespace).List(ctx, consistent)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing services in %s: %w", rq.Namespace, err)
 	}
-	for _, s := range svcs {
-		add(schema.GroupResource{Resource: "services"}, s)
+	for i := range svcs.Items {
+		add(schema.GroupResource{Resource: "services"}, &svcs.Items[i])
 	}
-	claims, err := c.claims.PersistentVolumeClaims(rq.Namespace).List(sel)
+	claims, err := c.client.CoreV1().PersistentVolumeClaims(rq.Namespace).List(ctx, consistent)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing persistentvolumeclaims in %s: %w", rq.Namespace, err)
 	}
-	for _, pvc := range claims {
-		add(schema.GroupResource{Resource: "persistentvolumeclaims"}, pvc)
+	for i := range claims.Items {
+		add(schema.GroupResource{Resource: "persistentvolumeclaims"}, &claims.Items[i])
 	}
 	// Kinds without an informer here: list their metadata (the API server answers from its
 	// watch cache). A scoped quota counts pods only.
@@ -287,7 +286,7 @@ func (c *Controller) countObjects(ctx context.Context, gr schema.GroupResource, 
 		c.mapper.Reset()
 		return 0, nil // not served (yet): nothing of it exists
 	}
-	list, err := c.metadata.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	list, err := c.metadata.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{}) // consistent, as above
 	if err != nil {
 		if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
 			return 0, nil

@@ -289,6 +289,16 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// ExpectOutput fails the test unless out contains every one of wants.
+func ExpectOutput(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Fatalf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
 // Eventually polls cond every interval until it returns true or timeout passes.
 func Eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
