@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -473,6 +474,12 @@ func (h *resourceHandler) admitUpdate(ctx context.Context, next, cur runtime.Obj
 	errs = append(errs, st.ValidateUpdate(next, cur)...)
 	if len(errs) > 0 {
 		return nil, store.Keep, none, invalid(h, cacc.GetName(), errs)
+	}
+	if _, ok := next.(*schedulingv1.PriorityClass); ok {
+		// Only one global default, whether a class is made one or created as one.
+		if err := h.s.admitPriority(ctx, res.GroupResource(), cacc.GetName(), next); err != nil {
+			return nil, store.Keep, none, err
+		}
 	}
 	if (h.hasSpec || h.custom) && !equality.Semantic.DeepEqual(specOf(next), specOf(cur)) {
 		nacc.SetGeneration(cacc.GetGeneration() + 1)

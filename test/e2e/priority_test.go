@@ -71,6 +71,10 @@ preemptionPolicy: Never
 	if err == nil || !strings.Contains(out, "PriorityClass low-default is already marked as default. Only one default can exist") {
 		t.Fatalf("second global default: %v\n%s", err, out)
 	}
+	out, err = s.Kubectl(t, "patch", "pc", "high", "--type=merge", "-p", `{"globalDefault":true}`)
+	if err == nil || !strings.Contains(out, "PriorityClass low-default is already marked as default. Only one default can exist") {
+		t.Fatalf("making a second class the global default: %v\n%s", err, out)
+	}
 	out, err = s.Kubectl(t, "patch", "pc", "high", "--type=merge", "-p", `{"value":5}`)
 	if err == nil || !strings.Contains(out, "may not be changed in an update") {
 		t.Fatalf("changing a class's value: %v\n%s", err, out)
