@@ -53,6 +53,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	select {
 	case <-w.ready:
 	case <-ctx.Done():
+		// A handler that returned ends the context too, right after handing out its response;
+		// when both have happened by now, select picks either, and the response wins.
+		select {
+		case <-w.ready:
+			return w.response(req), nil
+		default:
+		}
 		w.closeBody()
 		return nil, fmt.Errorf("in-process %s %s: %w", req.Method, req.URL.Path, ctx.Err())
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -296,5 +297,41 @@ func TestClientGo(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("no event for %s", name)
 		}
+	}
+}
+
+// TestFinishedHandlerIsNotACancelledRequest: a handler that has returned ends its request's
+// context, as a server does; RoundTrip must still hand out the response when it only gets to
+// look after both have happened (it used to pick between them at random under load).
+func TestFinishedHandlerIsNotACancelledRequest(t *testing.T) {
+	tr := &Transport{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	})}
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				req, _ := http.NewRequest(http.MethodGet, "https://in-process.invalid/version", nil)
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatalf("round trip of a finished handler failed: %v", err)
+	default:
 	}
 }

@@ -89,6 +89,12 @@ spec:
 	if err == nil || !strings.Contains(out, "exceeded quota: demo, requested: configmaps=1, used: configmaps=3, limited: configmaps=3") {
 		t.Fatalf("fourth configmap: %v\n%s", err, out)
 	}
+	// Deleting one gives its share back (a metadata informer on the kinds quotas count).
+	s.MustKubectl(t, "delete", "configmap", "a", "-n", "quota-demo")
+	framework.Eventually(t, 10*time.Second, "configmap share returned", func() (bool, error) {
+		return strings.HasSuffix(used(), " 2"), nil
+	})
+	s.MustKubectl(t, "create", "configmap", "c", "-n", "quota-demo")
 	// kubectl shows usage against the limits.
 	desc := s.MustKubectl(t, "describe", "quota", "demo", "-n", "quota-demo")
 	for _, want := range []string{`pods\s+2\s+2`, `configmaps\s+3\s+3`, `requests\.cpu\s+600m\s+1`} {

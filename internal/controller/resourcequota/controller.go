@@ -5,14 +5,17 @@
 // failed after admission give their share back.
 //
 // Pods, services and claims are watched, and any change to one recounts its namespace's quotas
-// at once; other kinds (configmaps, secrets, count/<resource>) are recounted every ResyncPeriod.
-// Counts come from consistent lists, never from a cache that may lag what admission charged.
+// at once. Other kinds (configmaps, secrets, count/<resource>) get a metadata informer the first
+// time a quota counts them, and their deletions recount too. Every quota is also recounted each
+// ResyncPeriod. Counts come from consistent lists, never from a cache that may lag what
+// admission charged.
 package resourcequota
 
 import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -51,12 +55,16 @@ type Options struct {
 
 // Controller recounts ResourceQuota usage.
 type Controller struct {
-	client    kubernetes.Interface
-	metadata  metadata.Interface
-	mapper    *restmapper.DeferredDiscoveryRESTMapper
-	quotas    corelisters.ResourceQuotaLister
-	synced    []cache.InformerSynced
-	queue     workqueue.TypedRateLimitingInterface[string] // namespace/name of quotas
+	client   kubernetes.Interface
+	metadata metadata.Interface
+	mapper   *restmapper.DeferredDiscoveryRESTMapper
+	quotas   corelisters.ResourceQuotaLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string] // namespace/name of quotas
+	// runCtx bounds the informers started on demand; watched is what they watch (under mu).
+	runCtx    context.Context
+	mu        sync.Mutex
+	watched   map[schema.GroupResource]bool
 	resync    time.Duration
 	typedKind map[schema.GroupResource]bool
 }
@@ -77,6 +85,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		synced:   []cache.InformerSynced{qInf.Informer().HasSynced, pInf.Informer().HasSynced, sInf.Informer().HasSynced, cInf.Informer().HasSynced},
 		queue:    controllerutil.NewQueue("resourcequota"),
 		resync:   opts.ResyncPeriod,
+		watched:  map[schema.GroupResource]bool{},
 		typedKind: map[schema.GroupResource]bool{
 			{Resource: "pods"}: true, {Resource: "services"}: true, {Resource: "persistentvolumeclaims"}: true,
 		},
@@ -85,8 +94,15 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(opts.Discovery))
 	}
 	_, _ = qInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueQuota,
-		UpdateFunc: func(_, obj any) { c.enqueueQuota(obj) },
+		AddFunc: c.enqueueQuota,
+		// Only a quota whose limits its status does not reflect yet: admission's charges change
+		// status.used alone, and a recount then could run before the charged object is stored
+		// and hand its share back.
+		UpdateFunc: func(_, obj any) {
+			if rq, ok := obj.(*corev1.ResourceQuota); ok && !quota.Equal(rq.Spec.Hard, rq.Status.Hard) {
+				c.enqueueQuota(obj)
+			}
+		},
 	})
 	namespaceChanged := cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueueNamespaceOf,
@@ -125,6 +141,9 @@ func (c *Controller) enqueueNamespaceOf(obj any) {
 
 // Run recounts quotas with workers goroutines until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) {
+	c.mu.Lock()
+	c.runCtx = ctx
+	c.mu.Unlock()
 	go func() {
 		t := time.NewTicker(c.resync)
 		defer t.Stop()
@@ -286,6 +305,7 @@ func (c *Controller) countObjects(ctx context.Context, gr schema.GroupResource, 
 		c.mapper.Reset()
 		return 0, nil // not served (yet): nothing of it exists
 	}
+	c.watchDeletions(gvr)
 	list, err := c.metadata.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{}) // consistent, as above
 	if err != nil {
 		if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
@@ -305,4 +325,20 @@ func zero(name corev1.ResourceName) resource.Quantity {
 		return *resource.NewQuantity(0, resource.BinarySI)
 	}
 	return *resource.NewQuantity(0, resource.DecimalSI)
+}
+
+// watchDeletions starts, once per kind, a metadata informer whose deletions recount the quotas
+// of the namespace they happen in. Only kinds some quota counts are watched, so clusters without
+// such quotas pay nothing for it.
+func (c *Controller) watchDeletions(gvr schema.GroupVersionResource) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gr := gvr.GroupResource()
+	if c.watched[gr] || c.runCtx == nil {
+		return
+	}
+	c.watched[gr] = true
+	inf := metadatainformer.NewFilteredMetadataInformer(c.metadata, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: c.enqueueNamespaceOf})
+	go inf.RunWithContext(c.runCtx)
 }
