@@ -26,13 +26,15 @@ import (
 // notEnforcedReason is the reason every access review gives.
 const notEnforcedReason = "skiff does not enforce RBAC: every authenticated user may do everything"
 
+// review is one review resource: where it is served and how it is answered.
 type review struct {
 	gvr        schema.GroupVersionResource
 	kind       string
 	namespaced bool
+	// new makes the empty review a request body is decoded into.
+	new func() runtime.Object
 	// answer completes obj, the review as the request sent it, for the requesting user (or
 	// returns the error to answer with).
-	new    func() runtime.Object
 	answer func(s *Server, user authenticationv1.UserInfo, namespace string, obj runtime.Object) error
 }
 
