@@ -69,10 +69,51 @@ func startEmbedded(ctx context.Context, dir string) (*Backend, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create etcd dir: %w", err)
 	}
-	p, err := loadPorts(filepath.Join(dir, "ports.json"))
-	if err != nil {
-		return nil, err
+	portsPath := filepath.Join(dir, "ports.json")
+	// Until etcd has written its member data it has recorded no peer URL, and its ports may
+	// still change.
+	_, statErr := os.Stat(filepath.Join(dir, "data", "member"))
+	fresh := os.IsNotExist(statErr)
+	var e *embed.Etcd
+	for attempt := 1; ; attempt++ {
+		p, err := loadPorts(portsPath)
+		if err != nil {
+			return nil, err
+		}
+		cfg := embedConfig(dir, p)
+		e, err = embed.StartEtcd(cfg)
+		if err == nil {
+			break
+		}
+		// Free ports are picked before etcd binds them, and another process (a parallel test's
+		// server) may take one in between. On a fresh data dir nothing is written when the
+		// listeners fail, so pick again.
+		if fresh && attempt < 5 && strings.Contains(err.Error(), "address already in use") {
+			_ = os.Remove(portsPath)
+			_ = os.RemoveAll(cfg.Dir)
+			continue
+		}
+		return nil, fmt.Errorf("start embedded etcd in %s: %w", dir, err)
 	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd failed: %w", err)
+	case <-time.After(60 * time.Second):
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd not ready after 60s")
+	case <-ctx.Done():
+		e.Close()
+		return nil, ctx.Err()
+	}
+	// An in-process client skips the network and gRPC encoding for every request.
+	cli := v3client.New(e.Server)
+	return &Backend{Client: cli, stop: func() { cli.Close(); e.Close() }}, nil
+}
+
+// embedConfig is the embedded etcd's configuration for a data dir and its ports.
+func embedConfig(dir string, p ports) *embed.Config {
 	cfg := embed.NewConfig()
 	cfg.Name = "skiff"
 	cfg.Dir = filepath.Join(dir, "data")
@@ -91,25 +132,7 @@ func startEmbedded(ctx context.Context, dir string) (*Backend, error) {
 	cfg.SnapshotCount = 10000
 	cfg.LogLevel = "error"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(zapcore.NewNopCore()))
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("start embedded etcd in %s: %w", dir, err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		e.Close()
-		return nil, fmt.Errorf("embedded etcd failed: %w", err)
-	case <-time.After(60 * time.Second):
-		e.Close()
-		return nil, fmt.Errorf("embedded etcd not ready after 60s")
-	case <-ctx.Done():
-		e.Close()
-		return nil, ctx.Err()
-	}
-	// An in-process client skips the network and gRPC encoding for every request.
-	cli := v3client.New(e.Server)
-	return &Backend{Client: cli, stop: func() { cli.Close(); e.Close() }}, nil
+	return cfg
 }
 
 func loadPorts(path string) (ports, error) {

@@ -50,6 +50,8 @@ type Server struct {
 	log  string
 	// readyCountSeen counts the ready lines earlier starts wrote to the shared log.
 	readyCountSeen int
+	// portRetries counts first starts retried on another port.
+	portRetries int
 }
 
 // Process is a helper process such as a simulated-node agent.
@@ -166,6 +168,15 @@ func (s *Server) start() {
 		}
 		select {
 		case <-s.done:
+			// The port was free when picked, but another test's process may have taken it
+			// since: a first start picks another.
+			if s.readyCountSeen == 0 && s.portRetries < 3 && strings.Contains(s.LogTail(5), "address already in use") {
+				s.portRetries++
+				s.port = FreePort(t)
+				s.URL = "https://127.0.0.1:" + strconv.Itoa(s.port)
+				s.start()
+				return
+			}
 			t.Fatalf("skiff server exited early:\n%s", s.LogTail(40))
 		default:
 		}
