@@ -53,15 +53,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	select {
 	case <-w.ready:
 	case <-ctx.Done():
-		// A handler that returned ends the context too, right after handing out its response;
-		// when both have happened by now, select picks either, and the response wins.
-		select {
-		case <-w.ready:
+		// A handler that returned ends this context too, right after handing out its response,
+		// and select picks at random when both have happened by now. Only the client's own
+		// context ending fails the request.
+		if req.Context().Err() == nil {
+			<-w.ready // closed before the handler's return cancels ctx
 			return w.response(req), nil
-		default:
 		}
 		w.closeBody()
-		return nil, fmt.Errorf("in-process %s %s: %w", req.Method, req.URL.Path, ctx.Err())
+		return nil, fmt.Errorf("in-process %s %s: %w", req.Method, req.URL.Path, req.Context().Err())
 	}
 	return w.response(req), nil
 }
