@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -81,45 +82,23 @@ func (s *Server) admitQuota(ctx context.Context, gr schema.GroupResource, name, 
 
 // checkQuota refuses delta when the quota's usage is not known yet or delta does not fit.
 func checkQuota(rq *corev1.ResourceQuota, delta corev1.ResourceList) error {
-	var unknown []corev1.ResourceName
+	var unknown []string
 	for name := range delta {
-		if _, ok := rq.Status.Used[name]; !ok {
-			unknown = append(unknown, name)
-		}
-		if _, ok := rq.Status.Hard[name]; !ok {
-			unknown = append(unknown, name)
+		_, used := rq.Status.Used[name]
+		_, hard := rq.Status.Hard[name]
+		if !used || !hard {
+			unknown = append(unknown, string(name))
 		}
 	}
 	if len(unknown) > 0 {
 		// The controller fills status in moments after a quota is made or changed; upstream
 		// refuses until then too, and clients retry.
-		sort.Slice(unknown, func(i, j int) bool { return unknown[i] < unknown[j] })
-		return fmt.Errorf("status unknown for quota: %s, resources: %s", rq.Name, joinNames(dedupe(unknown)))
+		sort.Strings(unknown)
+		return fmt.Errorf("status unknown for quota: %s, resources: %s", rq.Name, strings.Join(unknown, ","))
 	}
 	if over := quota.Exceeded(rq.Status.Hard, rq.Status.Used, delta); len(over) > 0 {
 		return fmt.Errorf("exceeded quota: %s, requested: %s, used: %s, limited: %s", rq.Name,
 			quota.Format(delta, over), quota.Format(rq.Status.Used, over), quota.Format(rq.Status.Hard, over))
 	}
 	return nil
-}
-
-func dedupe(names []corev1.ResourceName) []corev1.ResourceName {
-	out := names[:0]
-	for i, n := range names {
-		if i == 0 || n != names[i-1] {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func joinNames(names []corev1.ResourceName) string {
-	s := ""
-	for i, n := range names {
-		if i > 0 {
-			s += ","
-		}
-		s += string(n)
-	}
-	return s
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -93,7 +94,7 @@ func TestAdmitPod(t *testing.T) {
 			}
 			if tc.requests != nil {
 				c := pod.Spec.Containers[0]
-				if !equalLists(c.Resources.Requests, tc.requests) || !equalLists(c.Resources.Limits, tc.limits) {
+				if !apiequality.Semantic.DeepEqual(c.Resources.Requests, tc.requests) || !apiequality.Semantic.DeepEqual(c.Resources.Limits, tc.limits) {
 					t.Fatalf("requests %v limits %v, want %v %v", c.Resources.Requests, c.Resources.Limits, tc.requests, tc.limits)
 				}
 			}
@@ -122,16 +123,4 @@ func TestAdmitPersistentVolumeClaim(t *testing.T) {
 			t.Errorf("request %s: error %v, want %q", tc.request, err, tc.err)
 		}
 	}
-}
-
-func equalLists(a, b corev1.ResourceList) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || v.Cmp(w) != 0 {
-			return false
-		}
-	}
-	return true
 }

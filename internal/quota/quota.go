@@ -261,19 +261,6 @@ func Add(a, b corev1.ResourceList) corev1.ResourceList {
 	return out
 }
 
-// Equal reports whether two lists hold the same quantities.
-func Equal(a, b corev1.ResourceList) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for name, q := range a {
-		if w, ok := b[name]; !ok || q.Cmp(w) != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func sortedNames[V any](m map[corev1.ResourceName]V) []corev1.ResourceName {
 	names := make([]corev1.ResourceName, 0, len(m))
 	for name := range m {

@@ -19,12 +19,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/informers"
@@ -99,7 +101,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		// status.used alone, and a recount then could run before the charged object is stored
 		// and hand its share back.
 		UpdateFunc: func(_, obj any) {
-			if rq, ok := obj.(*corev1.ResourceQuota); ok && !quota.Equal(rq.Spec.Hard, rq.Status.Hard) {
+			if rq, ok := obj.(*corev1.ResourceQuota); ok && !apiequality.Semantic.DeepEqual(rq.Spec.Hard, rq.Status.Hard) {
 				c.enqueueQuota(obj)
 			}
 		},
@@ -130,7 +132,12 @@ func (c *Controller) enqueueNamespaceOf(obj any) {
 	if !ok {
 		return
 	}
-	qs, err := c.quotas.ResourceQuotas(m.GetNamespace()).List(labels.Everything())
+	c.enqueueQuotas(m.GetNamespace())
+}
+
+// enqueueQuotas recounts the quotas of namespace (of every namespace for NamespaceAll).
+func (c *Controller) enqueueQuotas(namespace string) {
+	qs, err := c.quotas.ResourceQuotas(namespace).List(labels.Everything())
 	if err != nil {
 		return
 	}
@@ -144,24 +151,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	c.mu.Lock()
 	c.runCtx = ctx
 	c.mu.Unlock()
-	go func() {
-		t := time.NewTicker(c.resync)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				qs, err := c.quotas.List(labels.Everything())
-				if err != nil {
-					continue
-				}
-				for _, q := range qs {
-					c.queue.Add(q.Namespace + "/" + q.Name)
-				}
-			}
-		}
-	}()
+	go wait.UntilWithContext(ctx, func(context.Context) { c.enqueueQuotas(metav1.NamespaceAll) }, c.resync)
 	controllerutil.RunWorkers(ctx, "resourcequota", c.queue, workers, c.sync, c.synced...)
 }
 
@@ -184,7 +174,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if quota.Equal(rq.Status.Hard, rq.Spec.Hard) && quota.Equal(rq.Status.Used, used) {
+	if apiequality.Semantic.DeepEqual(rq.Status.Hard, rq.Spec.Hard) && apiequality.Semantic.DeepEqual(rq.Status.Used, used) {
 		return nil
 	}
 	next := rq.DeepCopy()
