@@ -70,9 +70,20 @@ func (p *Process) Stop() {
 
 var (
 	buildOnce sync.Once
+	binDir    string
 	binPath   string
 	buildErr  error
 )
+
+// Main runs a test binary's tests and then removes the skiff binary Binary built for them
+// (a hundred megabytes a run that would otherwise pile up in the temp dir).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	return code
+}
 
 // Binary returns the path of a skiff binary: $SKIFF_BIN, or one built once per test process.
 func Binary(t testing.TB) string {
@@ -86,6 +97,7 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		binDir = dir
 		binPath = filepath.Join(dir, "skiff")
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/skiff")
 		cmd.Dir = RepoRoot()
