@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -88,9 +89,9 @@ func TestWalkDeclines(t *testing.T) {
 			t.Errorf("%s: walked", name)
 		}
 	}
-	// A keyed list entry without any key is refused by the generic walk too.
-	pw := walkerFor(t, &corev1.Pod{})
-	if _, ok := pw.Walk(&corev1.Pod{Spec: corev1.PodSpec{ImagePullSecrets: []corev1.LocalObjectReference{{}}}}); ok {
-		t.Error("an image pull secret without its name: walked")
+	// Untyped JSON that is not a scalar: the generic walk deduces its atoms.
+	rw := walkerFor(t, &appsv1.ControllerRevision{})
+	if _, ok := rw.Walk(&appsv1.ControllerRevision{Data: runtime.RawExtension{Raw: []byte(`{"a":1}`)}}); ok {
+		t.Error("a revision with JSON data: walked")
 	}
 }
