@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/schema"
@@ -38,6 +39,42 @@ type Walker struct {
 	// object a create is compared with. Only read.
 	zero reflect.Value
 	typ  reflect.Type
+	// plans caches, per schema map and Go struct type, the struct's fields
+	// with their schema types: resolved once, not on every create.
+	plans sync.Map // planKey -> []fieldPlan
+}
+
+type planKey struct {
+	m *schema.Map
+	t reflect.Type
+}
+
+// fieldPlan is one struct field as the walk visits it.
+type fieldPlan struct {
+	f  *value.FieldCacheEntry
+	tr schema.TypeRef
+	// scalar tells a field whose type is a scalar and nothing else: a leaf
+	// with nothing under it.
+	scalar bool
+}
+
+func (w *Walker) plan(m *schema.Map, t reflect.Type) []fieldPlan {
+	key := planKey{m, t}
+	if p, ok := w.plans.Load(key); ok {
+		return p.([]fieldPlan)
+	}
+	fields := value.TypeReflectEntryOf(t).OrderedFields()
+	p := make([]fieldPlan, len(fields))
+	for i, f := range fields {
+		tr := m.ElementType
+		if sf, ok := m.FindField(f.JsonName); ok {
+			tr = sf.Type
+		}
+		a, ok := w.schema.Resolve(tr)
+		p[i] = fieldPlan{f: f, tr: tr, scalar: ok && a.Scalar != nil && a.Map == nil && a.List == nil}
+	}
+	w.plans.Store(key, p)
+	return p
 }
 
 // New returns a Walker for objects of Go type t (a struct type) typed by
@@ -63,14 +100,18 @@ func (w *Walker) Walk(obj any) (raw []byte, ok bool) {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Type() != w.typ {
 		return nil, false
 	}
-	c := walk{schema: w.schema, buf: make([]byte, 0, 256)}
+	c := walk{w: w, schema: w.schema, buf: make([]byte, 0, 256)}
 	lhs, lok := convert(w.zero, nil)
 	rhs, rok := convert(rv.Elem(), nil)
 	if !lok || !rok {
 		return nil, false
 	}
+	atom, ok := w.schema.Resolve(w.typeRef)
+	if !ok || atom.Map == nil {
+		return nil, false
+	}
 	c.buf = append(c.buf, '{')
-	emitted := c.children(w.typeRef, &lhs, rhs, rootUnowned, true)
+	emitted := c.children(atom.Map, &lhs, rhs, rootUnowned, true)
 	if c.declined {
 		return nil, false
 	}
@@ -110,6 +151,7 @@ func (v val) isScalar() bool { return v.kind >= intScalar }
 
 // walk is one computation: the JSON written so far and whether it declined.
 type walk struct {
+	w        *Walker
 	schema   *schema.Schema
 	buf      []byte
 	declined bool
@@ -180,6 +222,21 @@ func convert(rv reflect.Value, entry *value.TypeReflectCacheEntry) (val, bool) {
 	return val{}, false
 }
 
+// multiKind tells an atom that may be more than one kind.
+func multiKind(a schema.Atom) bool {
+	n := 0
+	if a.Map != nil {
+		n++
+	}
+	if a.List != nil {
+		n++
+	}
+	if a.Scalar != nil {
+		n++
+	}
+	return n > 1
+}
+
 // deduce picks the part of an atom that fits v, as structured-merge-diff
 // does for types that may be more than one kind (untyped JSON); a null takes
 // the whole atom, whose map part is walked first. false when nothing fits
@@ -196,13 +253,7 @@ func deduce(a schema.Atom, v val) (schema.Atom, bool) {
 	if v.kind == null && a.Map != nil {
 		return schema.Atom{Map: a.Map}, true
 	}
-	n := 0
-	for _, some := range []bool{a.Map != nil, a.List != nil, a.Scalar != nil} {
-		if some {
-			n++
-		}
-	}
-	return a, n == 1
+	return a, !multiKind(a)
 }
 
 // mapLen is the number of entries a map value has for structured-merge-diff:
@@ -223,6 +274,21 @@ func mapLen(v val) int {
 	return 0
 }
 
+// mapEmpty tells a null or a map value without entries.
+func mapEmpty(v val) bool {
+	switch v.kind {
+	case goMap:
+		return v.rv.Len() == 0
+	case structMap:
+		for _, f := range value.TypeReflectEntryOf(v.rv.Type()).OrderedFields() {
+			if !f.CanOmit(f.GetFrom(v.rv)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // node writes one child: `"key":{...}` when the create owns it or something
 // under it, nothing otherwise. lhs is the empty object's value there (nil:
 // absent), rhs the created object's; member is false where the path itself is
@@ -232,14 +298,17 @@ func (c *walk) node(prefix, key string, tr schema.TypeRef, lhs *val, rhs val, me
 	if !ok {
 		return c.decline()
 	}
-	atom, ok = deduce(atom, rhs)
-	if !ok {
-		return c.decline()
-	}
-	if lhs != nil {
-		if la, ok := deduce(atom, *lhs); !ok || !la.Equals(&atom) {
-			return c.decline() // the generic walk handles each side by its own atom
+	if multiKind(atom) {
+		ra, ok := deduce(atom, rhs)
+		if !ok {
+			return c.decline()
 		}
+		if lhs != nil {
+			if la, ok := deduce(atom, *lhs); !ok || !la.Equals(&ra) {
+				return c.decline() // the generic walk handles each side by its own atom
+			}
+		}
+		atom = ra
 	}
 	start := len(c.buf)
 	writeKey(&c.buf, prefix, key)
@@ -257,9 +326,8 @@ func (c *walk) node(prefix, key string, tr schema.TypeRef, lhs *val, rhs val, me
 		if lhs != nil && lhs.kind != null && !lhs.isMap() {
 			return c.decline()
 		}
-		lEmpty := lhs == nil || lhs.kind == null || mapLen(*lhs) == 0
-		rEmpty := rhs.kind == null || mapLen(rhs) == 0
-		leaf = atom.Map.ElementRelationship == schema.Atomic || (lEmpty && rEmpty)
+		leaf = atom.Map.ElementRelationship == schema.Atomic ||
+			(mapEmpty(rhs) && (lhs == nil || mapEmpty(*lhs)))
 	case atom.List != nil:
 		if rhs.kind != null && rhs.kind != list {
 			return c.decline()
@@ -294,7 +362,7 @@ func (c *walk) node(prefix, key string, tr schema.TypeRef, lhs *val, rhs val, me
 	}
 	var wrote bool
 	if atom.Map != nil {
-		wrote = c.children(tr, lhs, rhs, unownedChildren, false)
+		wrote = c.children(atom.Map, lhs, rhs, unownedChildren, false)
 	} else {
 		wrote = c.items(atom.List, rhs)
 	}
@@ -319,12 +387,7 @@ func (c *walk) node(prefix, key string, tr schema.TypeRef, lhs *val, rhs val, me
 // caller wrote (an opening brace, perhaps a "." entry). unowned names entries
 // that are never owned themselves; root tells the object's top level, whose
 // metadata has unowned entries of its own.
-func (c *walk) children(tr schema.TypeRef, lhs *val, rhs val, unowned []string, root bool) bool {
-	atom, ok := c.schema.Resolve(tr)
-	if !ok || atom.Map == nil {
-		return c.decline()
-	}
-	m := atom.Map
+func (c *walk) children(m *schema.Map, lhs *val, rhs val, unowned []string, root bool) bool {
 	wrote := false
 	comma := func() {
 		if last := c.buf[len(c.buf)-1]; last != '{' {
@@ -346,7 +409,12 @@ func (c *walk) children(tr schema.TypeRef, lhs *val, rhs val, unowned []string, 
 			}
 			lrv = lhs.rv
 		}
-		for _, f := range value.TypeReflectEntryOf(rhs.rv.Type()).OrderedFields() {
+		for _, p := range c.w.plan(m, rhs.rv.Type()) {
+			f := p.f
+			member := unowned == nil || !slices.Contains(unowned, f.JsonName)
+			if !member && p.scalar {
+				continue // a leaf nobody owns: nothing to write, whatever it holds
+			}
 			fv := f.GetFrom(rhs.rv)
 			if f.CanOmit(fv) {
 				continue
@@ -371,7 +439,7 @@ func (c *walk) children(tr schema.TypeRef, lhs *val, rhs val, unowned []string, 
 			if root && f.JsonName == "metadata" {
 				grand = metadataUnowned
 			}
-			if c.node("f:", f.JsonName, fieldType(f.JsonName), l, r, !slices.Contains(unowned, f.JsonName), grand) {
+			if c.node("f:", f.JsonName, p.tr, l, r, member, grand) {
 				wrote = true
 			} else {
 				c.buf = c.buf[:mark]
