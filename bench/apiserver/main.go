@@ -172,6 +172,7 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 	var failures atomic.Int64
 	t0 := time.Now()
 	serverCPU0, clientCPU0 := s.cpuTime(), selfCPU()
+	ticks0 := procstat.ReadTicks()
 	for i := 0; i < nClients; i++ {
 		wg.Add(1)
 		go func(c kubernetes.Interface) {
@@ -193,9 +194,11 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 	fmt.Printf("ConfigMap creates (%d clients):        %.0f/s (%d in %s, %d failed)\n", nClients, float64(nCreates)/el.Seconds(), nCreates, el.Round(time.Millisecond), failures.Load())
 	perCreate := func(d time.Duration) string { return ms(d / time.Duration(nCreates)) }
 	fmt.Printf("  CPU per create: server %s, clients %s\n", perCreate(s.cpuTime()-serverCPU0), perCreate(selfCPU()-clientCPU0))
+	ticks0.PrintShare("creates")
 
 	// GETs.
 	serverCPU0, clientCPU0 = s.cpuTime(), selfCPU()
+	ticks0 = procstat.ReadTicks()
 	lat := make([][]time.Duration, nClients)
 	for i := 0; i < nClients; i++ {
 		wg.Add(1)
@@ -219,6 +222,7 @@ func run(bin string, nClients, nCreates, nGets, nWatchers, nWrites int) error {
 	if n := time.Duration(len(all)); n > 0 {
 		fmt.Printf("  CPU per GET: server %s, clients %s\n", ms((s.cpuTime()-serverCPU0)/n), ms((selfCPU()-clientCPU0)/n))
 	}
+	ticks0.PrintShare("GETs")
 
 	// LIST of all ConfigMaps.
 	var lists []time.Duration

@@ -60,26 +60,70 @@ func statusMiB(pid int, field string) float64 {
 // cpuTicks returns the machine's busy and total CPU ticks so far, from the
 // first line of /proc/stat (idle and iowait count as not busy).
 func cpuTicks() (busy, total uint64, err error) {
+	t, err := readTicks()
+	return t.busy + t.steal, t.total, err
+}
+
+// Ticks is a snapshot of how the machine's CPUs have spent their time.
+type Ticks struct {
+	busy  uint64 // running anything, this machine's own work
+	steal uint64 // runnable but run by the hypervisor for another guest
+	total uint64
+}
+
+// ReadTicks takes a snapshot, zero if /proc/stat cannot be read.
+func ReadTicks() Ticks {
+	t, _ := readTicks()
+	return t
+}
+
+func readTicks() (Ticks, error) {
 	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0, err
+		return Ticks{}, err
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	f := strings.Fields(line)
 	if len(f) < 5 || f[0] != "cpu" {
-		return 0, 0, errors.New("/proc/stat: no cpu line")
+		return Ticks{}, errors.New("/proc/stat: no cpu line")
 	}
-	for i, v := range f[1:] {
+	var t Ticks
+	// user nice system idle iowait irq softirq steal guest guest_nice; the
+	// guest times are already counted in user and nice.
+	for i, v := range f[1:min(len(f), 9)] {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+			return Ticks{}, fmt.Errorf("/proc/stat: %w", err)
 		}
-		total += n
-		if i != 3 && i != 4 { // idle, iowait
-			busy += n
+		t.total += n
+		switch i {
+		case 3, 4: // idle, iowait
+		case 7:
+			t.steal += n
+		default:
+			t.busy += n
 		}
 	}
-	return busy, total, nil
+	return t, nil
+}
+
+// Share is how the machine's CPUs spent the time since t, as fractions:
+// busy with this machine's work, stolen by the hypervisor, idle. On a shared
+// VM the stolen share is time the bench's processes wanted and did not get.
+func (t Ticks) Share() (busy, stolen, idle float64) {
+	now := ReadTicks()
+	d := float64(now.total - t.total)
+	if d <= 0 {
+		return 0, 0, 0
+	}
+	busy, stolen = float64(now.busy-t.busy)/d, float64(now.steal-t.steal)/d
+	return busy, stolen, 1 - busy - stolen
+}
+
+// PrintShare prints Share as a bench's indented line about what.
+func (t Ticks) PrintShare(what string) {
+	busy, stolen, idle := t.Share()
+	fmt.Printf("  machine during %s: busy %.0f%%, stolen by the hypervisor %.0f%%, idle %.0f%%\n", what, 100*busy, 100*stolen, 100*idle)
 }
 
 // WaitIdle waits until the whole machine's CPU was busy less than maxBusy

@@ -53,3 +53,13 @@ func TestSpeedIndex(t *testing.T) {
 		t.Errorf("speed index cpu %.1f ms, syscalls %.1f ms", cpu, sys)
 	}
 }
+
+func TestShareAddsUp(t *testing.T) {
+	t0 := ReadTicks()
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); { // burn some CPU
+	}
+	busy, stolen, idle := t0.Share()
+	if busy <= 0 || stolen < 0 || idle < 0 || busy+stolen+idle > 1.0001 {
+		t.Errorf("Share() = %v, %v, %v; want a busy share and fractions adding up to 1", busy, stolen, idle)
+	}
+}
