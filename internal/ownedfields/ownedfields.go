@@ -14,8 +14,9 @@
 //
 // Anything off the plain path — a value that does not fit its schema, an
 // untyped value that is not a scalar, a list entry without any key — makes
-// Walk decline, and the caller computes the fields the generic way. The tests hold the two to the same bytes on
-// randomly filled objects of every built-in kind.
+// Walk decline, and the caller computes the fields the generic way. The API
+// server's tests hold the two to the same bytes on randomly filled objects of
+// every built-in kind.
 package ownedfields
 
 import (
@@ -44,6 +45,12 @@ type Walker struct {
 	plans sync.Map // planKey -> []fieldPlan
 }
 
+// New returns a Walker for objects of Go type t (a struct type) typed by
+// typeRef in s.
+func New(s *schema.Schema, typeRef schema.TypeRef, t reflect.Type) *Walker {
+	return &Walker{schema: s, typeRef: typeRef, zero: reflect.New(t).Elem(), typ: t}
+}
+
 type planKey struct {
 	m *schema.Map
 	t reflect.Type
@@ -58,6 +65,7 @@ type fieldPlan struct {
 	scalar bool
 }
 
+// plan is the fields of struct type t under schema map m.
 func (w *Walker) plan(m *schema.Map, t reflect.Type) []fieldPlan {
 	key := planKey{m, t}
 	if p, ok := w.plans.Load(key); ok {
@@ -75,12 +83,6 @@ func (w *Walker) plan(m *schema.Map, t reflect.Type) []fieldPlan {
 	}
 	w.plans.Store(key, p)
 	return p
-}
-
-// New returns a Walker for objects of Go type t (a struct type) typed by
-// typeRef in s.
-func New(s *schema.Schema, typeRef schema.TypeRef, t reflect.Type) *Walker {
-	return &Walker{schema: s, typeRef: typeRef, zero: reflect.New(t).Elem(), typ: t}
 }
 
 // rootUnowned and metadataUnowned are the fields no manager owns, as upstream
