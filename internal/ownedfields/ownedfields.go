@@ -385,17 +385,31 @@ func (c *walk) node(prefix, key string, tr schema.TypeRef, lhs *val, rhs val, me
 	return true
 }
 
+// comma separates an entry from the one before it, if any.
+func (c *walk) comma() {
+	if c.buf[len(c.buf)-1] != '{' {
+		c.buf = append(c.buf, ',')
+	}
+}
+
+// child writes one entry after a comma if needed, and takes the comma back
+// when the entry writes nothing.
+func (c *walk) child(prefix, key string, tr schema.TypeRef, lhs *val, rhs val, member bool, unownedChildren []string) bool {
+	mark := len(c.buf)
+	c.comma()
+	if c.node(prefix, key, tr, lhs, rhs, member, unownedChildren) {
+		return true
+	}
+	c.buf = c.buf[:mark]
+	return false
+}
+
 // children writes the owned entries of a map value, comma-led after what the
 // caller wrote (an opening brace, perhaps a "." entry). unowned names entries
 // that are never owned themselves; root tells the object's top level, whose
 // metadata has unowned entries of its own.
 func (c *walk) children(m *schema.Map, lhs *val, rhs val, unowned []string, root bool) bool {
 	wrote := false
-	comma := func() {
-		if last := c.buf[len(c.buf)-1]; last != '{' {
-			c.buf = append(c.buf, ',')
-		}
-	}
 	fieldType := func(name string) schema.TypeRef {
 		if sf, ok := m.FindField(name); ok {
 			return sf.Type
@@ -435,16 +449,12 @@ func (c *walk) children(m *schema.Map, lhs *val, rhs val, unowned []string, root
 					l = &lc
 				}
 			}
-			mark := len(c.buf)
-			comma()
 			var grand []string
 			if root && f.JsonName == "metadata" {
 				grand = metadataUnowned
 			}
-			if c.node("f:", f.JsonName, p.tr, l, r, member, grand) {
+			if c.child("f:", f.JsonName, p.tr, l, r, member, grand) {
 				wrote = true
-			} else {
-				c.buf = c.buf[:mark]
 			}
 			if c.declined {
 				return false
@@ -470,12 +480,8 @@ func (c *walk) children(m *schema.Map, lhs *val, rhs val, unowned []string, root
 			if !ok {
 				return c.decline()
 			}
-			mark := len(c.buf)
-			comma()
-			if c.node("f:", e.key, fieldType(e.key), nil, r, !slices.Contains(unowned, e.key), nil) {
+			if c.child("f:", e.key, fieldType(e.key), nil, r, !slices.Contains(unowned, e.key), nil) {
 				wrote = true
-			} else {
-				c.buf = c.buf[:mark]
 			}
 			if c.declined {
 				return false
@@ -487,9 +493,8 @@ func (c *walk) children(m *schema.Map, lhs *val, rhs val, unowned []string, root
 
 // item is one entry of an associative list, with its path element.
 type item struct {
-	pe  fieldpath.PathElement
-	key string // the serialised path element
-	v   val
+	pe fieldpath.PathElement
+	v  val
 }
 
 // items writes the entries of an associative list (a set of scalars or a
@@ -525,22 +530,17 @@ func (c *walk) items(l *schema.List, rhs val) bool {
 		if err != nil {
 			return c.decline()
 		}
-		mark := len(c.buf)
-		if c.buf[len(c.buf)-1] != '{' {
-			c.buf = append(c.buf, ',')
-		}
 		if n > 1 {
 			// Entries sharing a key are owned as one, nothing under them
 			// on its own.
+			c.comma()
 			writeKey(&c.buf, "", key)
 			c.buf = append(c.buf, '{', '}')
 			wrote = true
 			continue
 		}
-		if c.node("", key, l.ElementType, nil, it.v, true, nil) {
+		if c.child("", key, l.ElementType, nil, it.v, true, nil) {
 			wrote = true
-		} else {
-			c.buf = c.buf[:mark]
 		}
 		if c.declined {
 			return false
