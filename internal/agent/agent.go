@@ -114,6 +114,12 @@ func (o *Options) setDefaults() error {
 	if o.BridgeName == "" {
 		o.BridgeName = "skiff0"
 	}
+	if len(o.BridgeName) > 15 { // IFNAMSIZ less the terminating NUL
+		return fmt.Errorf("pod bridge %q: a Linux interface name has at most 15 characters", o.BridgeName)
+	}
+	if _, cidr, err := net.ParseCIDR(o.ClusterCIDR); err != nil || cidr.IP.To4() == nil {
+		return fmt.Errorf("cluster CIDR %q: want an IPv4 CIDR", o.ClusterCIDR)
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -247,7 +253,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := cni.ResetBridge(opts.BridgeName, podCIDR); err != nil {
 		return err
 	}
-	if err := cni.SetupHost(podCIDR, opts.ClusterCIDR); err != nil {
+	if err := cni.SetupHost(podCIDR, opts.ClusterCIDR, opts.BridgeName); err != nil {
 		return err
 	}
 	a.networkReady.Store(true)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,7 +71,12 @@ func TestAgent(t *testing.T) {
 	if err := testimage.Build(context.Background(), filepath.Join(importDir, "testapp.tar")); err != nil {
 		t.Fatalf("build test image: %v", err)
 	}
-	s := framework.Start(t, framework.Options{Agent: true, DataDir: dataDir})
+	// A pod network and agent port of its own, so a cluster already running on
+	// this machine (skiff0, 10.42.0.0/16, port 10250) and this test do not take
+	// each other's addresses.
+	s := framework.Start(t, framework.Options{Agent: true, DataDir: dataDir,
+		ExtraArgs: []string{"--cluster-cidr", agentClusterCIDR, "--pod-bridge", "skiffe2e0",
+			"--agent-port", strconv.Itoa(framework.FreePort(t))}})
 	c := s.Client
 	node := agentWaitNode(t, c)
 	t.Cleanup(func() { agentDeleteAll(t, c) })
@@ -98,12 +104,14 @@ func TestAgent(t *testing.T) {
 	t.Run("DeleteLeavesNothing", func(t *testing.T) { testAgentCleanup(t, s) })
 }
 
-// agentWaitNode waits for the agent's Ready node. Until the server
-// allocates pod CIDRs itself, the test gives the node one.
+// agentClusterCIDR is the test cluster's pod network, apart from the default one.
+const agentClusterCIDR = "10.244.0.0/16"
+
+// agentWaitNode waits for the agent's Ready node, its pod CIDR taken from the
+// test's cluster CIDR.
 func agentWaitNode(t *testing.T, c kubernetes.Interface) string {
 	t.Helper()
 	var name string
-	start := time.Now()
 	framework.Eventually(t, agentTimeout, "the agent's node to be Ready", func() (bool, error) {
 		nodes, err := c.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 		if err != nil || len(nodes.Items) == 0 {
@@ -111,10 +119,8 @@ func agentWaitNode(t *testing.T, c kubernetes.Interface) string {
 		}
 		n := &nodes.Items[0]
 		name = n.Name
-		if n.Spec.PodCIDR == "" && time.Since(start) > 5*time.Second {
-			n.Spec.PodCIDR = "10.42.0.0/24"
-			_, _ = c.CoreV1().Nodes().Update(context.Background(), n, metav1.UpdateOptions{})
-			return false, fmt.Errorf("node %s had no pod CIDR: assigned one", n.Name)
+		if n.Spec.PodCIDR != "" && !strings.HasPrefix(n.Spec.PodCIDR, "10.244.") {
+			t.Fatalf("node %s got pod CIDR %s, outside --cluster-cidr %s", n.Name, n.Spec.PodCIDR, agentClusterCIDR)
 		}
 		for _, cond := range n.Status.Conditions {
 			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {

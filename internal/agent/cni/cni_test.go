@@ -83,3 +83,20 @@ func TestWriteIsIdempotent(t *testing.T) {
 		t.Errorf("conf dir holds %d files, want 1", len(entries))
 	}
 }
+
+func TestHostChains(t *testing.T) {
+	for _, tc := range []struct{ bridge, forward, postrouting string }{
+		{"skiff0", "SKIFF-FORWARD", "SKIFF-POSTROUTING"},
+		{"", "SKIFF-FORWARD", "SKIFF-POSTROUTING"},
+		{"skiffe2e0", "SKIFF-FWD-skiffe2e0", "SKIFF-POST-skiffe2e0"},
+		{"abcdefghijklmno", "SKIFF-FWD-abcdefghijklmno", "SKIFF-POST-abcdefghijklmno"}, // the longest bridge name
+	} {
+		f, p := hostChains(tc.bridge)
+		if f != tc.forward || p != tc.postrouting {
+			t.Errorf("hostChains(%q) = %s, %s; want %s, %s", tc.bridge, f, p, tc.forward, tc.postrouting)
+		}
+		if len(f) > 28 || len(p) > 28 {
+			t.Errorf("hostChains(%q): a chain name over iptables' 28 characters", tc.bridge)
+		}
+	}
+}

@@ -11,8 +11,11 @@ import (
 // SetupHost prepares the node for pod traffic: IP forwarding on, pod
 // traffic accepted in FORWARD, and traffic from this node's pods to
 // addresses outside the cluster CIDR masqueraded behind the node.
-// It is idempotent.
-func SetupHost(podCIDR, clusterCIDR string) error {
+// It is idempotent. The rules live in chains of the bridge's own (see
+// hostChains), so two pod networks on one machine (a test cluster beside a
+// real one) do not rebuild away each other's.
+func SetupHost(podCIDR, clusterCIDR, bridge string) error {
+	forward, postrouting := hostChains(bridge)
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 		return fmt.Errorf("enable ip_forward: %w", err)
 	}
@@ -20,11 +23,11 @@ func SetupHost(podCIDR, clusterCIDR string) error {
 		table, chain, parent string
 		rules                [][]string
 	}{
-		{"filter", "SKIFF-FORWARD", "FORWARD", [][]string{
+		{"filter", forward, "FORWARD", [][]string{
 			{"-s", clusterCIDR, "-m", "comment", "--comment", "skiff pod traffic", "-j", "ACCEPT"},
 			{"-d", clusterCIDR, "-m", "comment", "--comment", "skiff pod traffic", "-j", "ACCEPT"},
 		}},
-		{"nat", "SKIFF-POSTROUTING", "POSTROUTING", [][]string{
+		{"nat", postrouting, "POSTROUTING", [][]string{
 			{"-s", podCIDR, "!", "-d", clusterCIDR, "-m", "comment", "--comment", "skiff pods to outside the cluster", "-j", "MASQUERADE"},
 		}},
 	}
@@ -50,6 +53,17 @@ func SetupHost(podCIDR, clusterCIDR string) error {
 		}
 	}
 	return nil
+}
+
+// hostChains names the iptables chains of a pod network: SKIFF-FORWARD and
+// SKIFF-POSTROUTING for the default bridge, the bridge's name after a
+// shorter prefix for others (chain names stop at 28 characters, bridge
+// names at 15).
+func hostChains(bridge string) (forward, postrouting string) {
+	if bridge == "" || bridge == "skiff0" {
+		return "SKIFF-FORWARD", "SKIFF-POSTROUTING"
+	}
+	return "SKIFF-FWD-" + bridge, "SKIFF-POST-" + bridge
 }
 
 func iptables(args ...string) error {

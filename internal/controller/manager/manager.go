@@ -41,6 +41,8 @@ type Options struct {
 	NodeMonitorGracePeriod time.Duration
 	// Identity names this server in the leader-election Lease (default: hostname + pid).
 	Identity string
+	// ClusterCIDR is split into the nodes' pod CIDRs (default 10.42.0.0/16).
+	ClusterCIDR string
 }
 
 // Run blocks until ctx ends: it campaigns for the "skiff-controller-manager" Lease in
@@ -107,7 +109,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Int
 		workers int
 		run     func(ctx context.Context, workers int)
 	}
-	ipam, err := nodeipam.New(client, factory, nodeipam.Options{})
+	ipam, err := nodeipam.New(client, factory, nodeipam.Options{ClusterCIDR: opts.ClusterCIDR})
 	if err != nil {
 		return err
 	}
