@@ -112,12 +112,12 @@ func readTicks() (Ticks, error) {
 // VM the stolen share is time the bench's processes wanted and did not get.
 func (t Ticks) Share() (busy, stolen, idle float64) {
 	now := ReadTicks()
-	d := float64(now.total - t.total)
-	if d <= 0 {
+	total, b, s := now.total-t.total, now.busy-t.busy, now.steal-t.steal
+	if total == 0 || b+s > total {
 		return 0, 0, 0
 	}
-	busy, stolen = float64(now.busy-t.busy)/d, float64(now.steal-t.steal)/d
-	return busy, stolen, 1 - busy - stolen
+	d := float64(total)
+	return float64(b) / d, float64(s) / d, float64(total-b-s) / d
 }
 
 // PrintShare prints Share as a bench's indented line about what.
