@@ -338,17 +338,19 @@ func (c *walk) node(prefix, key string, tr schema.TypeRef, lhs *val, rhs val, me
 			return c.decline() // an empty object's list is nil
 		}
 		leaf = atom.List.ElementRelationship == schema.Atomic || rhs.kind == null || rhs.rv.Len() == 0
+	default:
+		return c.decline() // an atom of no kind: the generic walk reports it
 	}
 	if leaf {
-		owned := lhs == nil
-		if !owned {
+		owned := lhs == nil && member
+		if !owned && member {
 			eq, ok := equal(*lhs, rhs)
 			if !ok {
 				return c.decline()
 			}
 			owned = !eq
 		}
-		if !owned || !member {
+		if !owned {
 			c.buf = c.buf[:start]
 			return false
 		}
