@@ -13,8 +13,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 	resourcehelper "k8s.io/component-helpers/resource"
 )
 
@@ -124,30 +126,87 @@ func addTo(into, from corev1.ResourceList) {
 	}
 }
 
-// Matches reports whether rq counts obj: a quota with scopes counts only the pods in all of them.
+// Matches reports whether rq counts obj: a quota with scopes or a scope
+// selector counts only the pods in all of them.
 func Matches(rq *corev1.ResourceQuota, obj runtime.Object) bool {
-	scopes := rq.Spec.Scopes
-	if rq.Spec.ScopeSelector != nil {
-		for _, req := range rq.Spec.ScopeSelector.MatchExpressions {
-			if req.Operator != corev1.ScopeSelectorOpExists {
-				return false // PriorityClass and cross-namespace scopes are not evaluated
-			}
-			scopes = append(scopes, req.ScopeName)
-		}
+	var reqs []corev1.ScopedResourceSelectorRequirement
+	for _, s := range rq.Spec.Scopes {
+		reqs = append(reqs, corev1.ScopedResourceSelectorRequirement{ScopeName: s, Operator: corev1.ScopeSelectorOpExists})
 	}
-	if len(scopes) == 0 {
+	if rq.Spec.ScopeSelector != nil {
+		reqs = append(reqs, rq.Spec.ScopeSelector.MatchExpressions...)
+	}
+	if len(reqs) == 0 {
 		return true
 	}
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return false
 	}
-	for _, s := range scopes {
-		if !podInScope(pod, s) {
+	for _, req := range reqs {
+		if !podMatches(pod, req) {
 			return false
 		}
 	}
 	return true
+}
+
+// podMatches evaluates one scope requirement for pod. PriorityClass is a
+// selector over the pod's priority class name, as upstream evaluates it: a
+// label set with that one key, absent when the pod names no class (so NotIn
+// and DoesNotExist match such pods). The other scopes only take Exists, which
+// validation enforces.
+func podMatches(pod *corev1.Pod, req corev1.ScopedResourceSelectorRequirement) bool {
+	switch req.ScopeName {
+	case corev1.ResourceQuotaScopePriorityClass:
+		op, ok := map[corev1.ScopeSelectorOperator]selection.Operator{
+			corev1.ScopeSelectorOpIn: selection.In, corev1.ScopeSelectorOpNotIn: selection.NotIn,
+			corev1.ScopeSelectorOpExists: selection.Exists, corev1.ScopeSelectorOpDoesNotExist: selection.DoesNotExist,
+		}[req.Operator]
+		if !ok {
+			return false
+		}
+		r, err := labels.NewRequirement(string(corev1.ResourceQuotaScopePriorityClass), op, req.Values)
+		if err != nil {
+			return false
+		}
+		set := labels.Set{}
+		if pod.Spec.PriorityClassName != "" {
+			set[string(corev1.ResourceQuotaScopePriorityClass)] = pod.Spec.PriorityClassName
+		}
+		return r.Matches(set)
+	case corev1.ResourceQuotaScopeCrossNamespacePodAffinity:
+		return crossNamespaceAffinity(pod)
+	}
+	return podInScope(pod, req.ScopeName)
+}
+
+// crossNamespaceAffinity tells a pod whose (anti-)affinity terms reach other
+// namespaces: a term naming namespaces or selecting them.
+func crossNamespaceAffinity(pod *corev1.Pod) bool {
+	a := pod.Spec.Affinity
+	if a == nil {
+		return false
+	}
+	var terms []corev1.PodAffinityTerm
+	if a.PodAffinity != nil {
+		terms = append(terms, a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution...)
+		for _, w := range a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+			terms = append(terms, w.PodAffinityTerm)
+		}
+	}
+	if a.PodAntiAffinity != nil {
+		terms = append(terms, a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution...)
+		for _, w := range a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+			terms = append(terms, w.PodAffinityTerm)
+		}
+	}
+	for _, t := range terms {
+		if len(t.Namespaces) > 0 || t.NamespaceSelector != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func podInScope(pod *corev1.Pod, scope corev1.ResourceQuotaScope) bool {

@@ -77,6 +77,27 @@ func TestMatchesScopes(t *testing.T) {
 	scoped := func(s ...corev1.ResourceQuotaScope) *corev1.ResourceQuota {
 		return &corev1.ResourceQuota{Spec: corev1.ResourceQuotaSpec{Scopes: s}}
 	}
+	selected := func(r ...corev1.ScopedResourceSelectorRequirement) *corev1.ResourceQuota {
+		return &corev1.ResourceQuota{Spec: corev1.ResourceQuotaSpec{ScopeSelector: &corev1.ScopeSelector{MatchExpressions: r}}}
+	}
+	pc := func(op corev1.ScopeSelectorOperator, values ...string) corev1.ScopedResourceSelectorRequirement {
+		return corev1.ScopedResourceSelectorRequirement{ScopeName: corev1.ResourceQuotaScopePriorityClass, Operator: op, Values: values}
+	}
+	withClass := func(name string) *corev1.Pod {
+		p := pod("", ctr("a", nil, nil))
+		p.Spec.PriorityClassName = name
+		return p
+	}
+	high, low := withClass("high"), withClass("low")
+	crossNS := corev1.ScopedResourceSelectorRequirement{ScopeName: corev1.ResourceQuotaScopeCrossNamespacePodAffinity, Operator: corev1.ScopeSelectorOpExists}
+	withAffinity := func(term corev1.PodAffinityTerm) *corev1.Pod {
+		p := pod("", ctr("a", nil, nil))
+		p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 1, PodAffinityTerm: term}}}}
+		return p
+	}
+	crossNSPod := withAffinity(corev1.PodAffinityTerm{TopologyKey: "zone", NamespaceSelector: &metav1.LabelSelector{}})
+	sameNSPod := withAffinity(corev1.PodAffinityTerm{TopologyKey: "zone"})
 	cases := []struct {
 		name string
 		rq   *corev1.ResourceQuota
@@ -91,9 +112,22 @@ func TestMatchesScopes(t *testing.T) {
 		{"not terminating", scoped(corev1.ResourceQuotaScopeNotTerminating), terminating, false},
 		{"all scopes must hold", scoped(corev1.ResourceQuotaScopeTerminating, corev1.ResourceQuotaScopeBestEffort), terminating, true},
 		{"scopes count pods only", scoped(corev1.ResourceQuotaScopeBestEffort), &corev1.ConfigMap{}, false},
-		{"priority class scopes are not evaluated", &corev1.ResourceQuota{Spec: corev1.ResourceQuotaSpec{ScopeSelector: &corev1.ScopeSelector{
-			MatchExpressions: []corev1.ScopedResourceSelectorRequirement{{ScopeName: corev1.ResourceQuotaScopePriorityClass, Operator: corev1.ScopeSelectorOpIn, Values: []string{"high"}}}}}},
-			bestEffort, false},
+		{"priority class in", selected(pc(corev1.ScopeSelectorOpIn, "high")), high, true},
+		{"priority class in, another class", selected(pc(corev1.ScopeSelectorOpIn, "high")), low, false},
+		{"priority class in, no class", selected(pc(corev1.ScopeSelectorOpIn, "high")), bestEffort, false},
+		{"priority class not in", selected(pc(corev1.ScopeSelectorOpNotIn, "high")), low, true},
+		{"priority class not in matches pods without one", selected(pc(corev1.ScopeSelectorOpNotIn, "high")), bestEffort, true},
+		{"priority class exists", selected(pc(corev1.ScopeSelectorOpExists)), low, true},
+		{"priority class exists, no class", selected(pc(corev1.ScopeSelectorOpExists)), bestEffort, false},
+		{"priority class does not exist", selected(pc(corev1.ScopeSelectorOpDoesNotExist)), bestEffort, true},
+		{"selector and scopes both hold", &corev1.ResourceQuota{Spec: corev1.ResourceQuotaSpec{
+			Scopes: []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeNotBestEffort}, ScopeSelector: &corev1.ScopeSelector{
+				MatchExpressions: []corev1.ScopedResourceSelectorRequirement{pc(corev1.ScopeSelectorOpIn, "high")}}}}, high, false},
+		{"selector scopes: best effort", selected(corev1.ScopedResourceSelectorRequirement{ScopeName: corev1.ResourceQuotaScopeBestEffort,
+			Operator: corev1.ScopeSelectorOpExists}), bestEffort, true},
+		{"cross-namespace affinity", selected(crossNS), crossNSPod, true},
+		{"cross-namespace affinity, same-namespace terms", selected(crossNS), sameNSPod, false},
+		{"priority class scopes count pods only", selected(pc(corev1.ScopeSelectorOpExists)), &corev1.Service{}, false},
 	}
 	for _, tc := range cases {
 		if got := Matches(tc.rq, tc.obj); got != tc.want {

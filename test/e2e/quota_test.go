@@ -102,4 +102,73 @@ spec:
 			t.Fatalf("describe quota lacks %s:\n%s", want, desc)
 		}
 	}
+
+	// "Resource quota per PriorityClass": a quota with a PriorityClass scope selector counts
+	// only the pods of the classes it selects. The pods come first, so the quota's first
+	// usage is the controller's count alone.
+	const classes = `apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata:
+  name: high
+value: 1000
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata:
+  name: low
+value: 10
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: quota-pc
+`
+	const perClass = `apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: pods-high
+  namespace: quota-pc
+spec:
+  hard:
+    pods: "1"
+  scopeSelector:
+    matchExpressions:
+    - operator: In
+      scopeName: PriorityClass
+      values: ["high"]
+`
+	if out, err := s.KubectlWithInput(t, classes, "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply priority classes: %v\n%s", err, out)
+	}
+	classPod := func(name, class string) (string, error) {
+		spec := ""
+		if class != "" {
+			spec = "  priorityClassName: " + class + "\n"
+		}
+		return s.KubectlWithInput(t, fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\nspec:\n%s  containers:\n  - name: app\n    image: nginx\n", name, spec),
+			"create", "-n", "quota-pc", "-f", "-")
+	}
+	for _, p := range []struct{ name, class string }{{"high-1", "high"}, {"low-1", "low"}, {"none-1", ""}} {
+		if out, err := classPod(p.name, p.class); err != nil {
+			t.Fatalf("create %s: %v\n%s", p.name, err, out)
+		}
+	}
+	if out, err := s.KubectlWithInput(t, perClass, "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply quota: %v\n%s", err, out)
+	}
+	var counted string
+	framework.Eventually(t, 30*time.Second, "pods-high to be counted", func() (bool, error) {
+		counted = s.MustKubectl(t, "get", "resourcequota", "pods-high", "-n", "quota-pc", "-o", "jsonpath={.status.used.pods}")
+		return counted != "", nil
+	})
+	if counted != "1" {
+		t.Fatalf("pods-high counts %s pods; want 1 (high-1 only, of three)", counted)
+	}
+	out, err = classPod("high-2", "high")
+	if err == nil || !strings.Contains(out, `pods "high-2" is forbidden: exceeded quota: pods-high, requested: pods=1, used: pods=1, limited: pods=1`) {
+		t.Fatalf("second high-priority pod: %v\n%s", err, out)
+	}
+	if out, err := classPod("low-2", "low"); err != nil {
+		t.Fatalf("a low-priority pod beside a full pods-high: %v\n%s", err, out)
+	}
 }
