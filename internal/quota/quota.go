@@ -159,11 +159,17 @@ func Matches(rq *corev1.ResourceQuota, obj runtime.Object) bool {
 func podMatches(pod *corev1.Pod, req corev1.ScopedResourceSelectorRequirement) bool {
 	switch req.ScopeName {
 	case corev1.ResourceQuotaScopePriorityClass:
-		op, ok := map[corev1.ScopeSelectorOperator]selection.Operator{
-			corev1.ScopeSelectorOpIn: selection.In, corev1.ScopeSelectorOpNotIn: selection.NotIn,
-			corev1.ScopeSelectorOpExists: selection.Exists, corev1.ScopeSelectorOpDoesNotExist: selection.DoesNotExist,
-		}[req.Operator]
-		if !ok {
+		var op selection.Operator
+		switch req.Operator {
+		case corev1.ScopeSelectorOpIn:
+			op = selection.In
+		case corev1.ScopeSelectorOpNotIn:
+			op = selection.NotIn
+		case corev1.ScopeSelectorOpExists:
+			op = selection.Exists
+		case corev1.ScopeSelectorOpDoesNotExist:
+			op = selection.DoesNotExist
+		default:
 			return false
 		}
 		r, err := labels.NewRequirement(string(corev1.ResourceQuotaScopePriorityClass), op, req.Values)
