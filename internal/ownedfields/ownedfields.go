@@ -39,7 +39,6 @@ type Walker struct {
 	// zero is an addressable zero value of the kind's Go type: the empty
 	// object a create is compared with. Only read.
 	zero reflect.Value
-	typ  reflect.Type
 	// plans caches, per schema map and Go struct type, the struct's fields
 	// with their schema types: resolved once, not on every create.
 	plans sync.Map // planKey -> []fieldPlan
@@ -48,7 +47,7 @@ type Walker struct {
 // New returns a Walker for objects of Go type t (a struct type) typed by
 // typeRef in s.
 func New(s *schema.Schema, typeRef schema.TypeRef, t reflect.Type) *Walker {
-	return &Walker{schema: s, typeRef: typeRef, zero: reflect.New(t).Elem(), typ: t}
+	return &Walker{schema: s, typeRef: typeRef, zero: reflect.New(t).Elem()}
 }
 
 type planKey struct {
@@ -99,10 +98,10 @@ var (
 // when the walk declines and the generic computation must decide.
 func (w *Walker) Walk(obj any) (raw []byte, ok bool) {
 	rv := reflect.ValueOf(obj)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Type() != w.typ {
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Type() != w.zero.Type() {
 		return nil, false
 	}
-	c := walk{w: w, schema: w.schema, buf: make([]byte, 0, 256)}
+	c := walk{w: w, buf: make([]byte, 0, 256)}
 	lhs, lok := convert(w.zero, nil)
 	rhs, rok := convert(rv.Elem(), nil)
 	if !lok || !rok {
@@ -154,7 +153,6 @@ func (v val) isScalar() bool { return v.kind >= intScalar }
 // walk is one computation: the JSON written so far and whether it declined.
 type walk struct {
 	w        *Walker
-	schema   *schema.Schema
 	buf      []byte
 	declined bool
 }
@@ -296,7 +294,7 @@ func mapEmpty(v val) bool {
 // absent), rhs the created object's; member is false where the path itself is
 // never owned (unowned metadata). It reports whether it wrote anything.
 func (c *walk) node(prefix, key string, tr schema.TypeRef, lhs *val, rhs val, member bool, unownedChildren []string) bool {
-	atom, ok := c.schema.Resolve(tr)
+	atom, ok := c.w.schema.Resolve(tr)
 	if !ok {
 		return c.decline()
 	}
@@ -606,7 +604,7 @@ func (c *walk) pathElement(l *schema.List, v val) (fieldpath.PathElement, bool) 
 
 // keyDefault is the schema's default for a list's key field, nil for none.
 func (c *walk) keyDefault(l *schema.List, name string) (any, bool) {
-	atom, ok := c.schema.Resolve(l.ElementType)
+	atom, ok := c.w.schema.Resolve(l.ElementType)
 	if !ok || atom.Map == nil {
 		return nil, false
 	}
@@ -672,10 +670,10 @@ func equal(a, b val) (eq, ok bool) {
 		if a.rv.Len() != b.rv.Len() {
 			return false, true
 		}
-		entry := value.TypeReflectEntryOf(a.rv.Type().Elem())
+		aEntry, bEntry := value.TypeReflectEntryOf(a.rv.Type().Elem()), value.TypeReflectEntryOf(b.rv.Type().Elem())
 		for i := 0; i < a.rv.Len(); i++ {
-			av, aok := convert(a.rv.Index(i), entry)
-			bv, bok := convert(b.rv.Index(i), value.TypeReflectEntryOf(b.rv.Type().Elem()))
+			av, aok := convert(a.rv.Index(i), aEntry)
+			bv, bok := convert(b.rv.Index(i), bEntry)
 			if !aok || !bok {
 				return false, false
 			}

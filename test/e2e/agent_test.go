@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -107,6 +108,13 @@ func TestAgent(t *testing.T) {
 // agentClusterCIDR is the test cluster's pod network, apart from the default one.
 const agentClusterCIDR = "10.244.0.0/16"
 
+// cidrWithin tells a CIDR whose network address lies in outer.
+func cidrWithin(cidr, outer string) bool {
+	ip, _, err := net.ParseCIDR(cidr)
+	_, o, oerr := net.ParseCIDR(outer)
+	return err == nil && oerr == nil && o.Contains(ip)
+}
+
 // agentWaitNode waits for the agent's Ready node, its pod CIDR taken from the
 // test's cluster CIDR.
 func agentWaitNode(t *testing.T, c kubernetes.Interface) string {
@@ -119,7 +127,7 @@ func agentWaitNode(t *testing.T, c kubernetes.Interface) string {
 		}
 		n := &nodes.Items[0]
 		name = n.Name
-		if n.Spec.PodCIDR != "" && !strings.HasPrefix(n.Spec.PodCIDR, "10.244.") {
+		if n.Spec.PodCIDR != "" && !cidrWithin(n.Spec.PodCIDR, agentClusterCIDR) {
 			t.Fatalf("node %s got pod CIDR %s, outside --cluster-cidr %s", n.Name, n.Spec.PodCIDR, agentClusterCIDR)
 		}
 		for _, cond := range n.Status.Conditions {
