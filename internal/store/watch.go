@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -49,11 +50,22 @@ func (w *Watcher) ResultChan() <-chan Event { return w.out }
 // Stop ends the watch.
 func (w *Watcher) Stop() { w.stop() }
 
+// cacheWatcher is one watch's end in the cache. The cache queues its events under the cache's
+// lock; the watch's goroutine takes them in batches. The queue grows as needed rather than being
+// a channel of watcherBuffer slots: such a channel is allocated whole (96 KiB) for every watch,
+// and every garbage collection scans it.
 type cacheWatcher struct {
-	prefix  string
-	pred    func(runtime.Object) bool
-	ch      chan Event
+	prefix string
+	pred   func(runtime.Object) bool
+	ready  chan struct{} // signalled, never blocking, when events are queued or the watch stops
+
+	mu      sync.Mutex // guards queue and stopped: the cache and the watch's goroutine share them
+	queue   []Event
 	stopped bool
+}
+
+func newCacheWatcher(prefix string, pred func(runtime.Object) bool) *cacheWatcher {
+	return &cacheWatcher{prefix: prefix, pred: pred, ready: make(chan struct{}, 1)}
 }
 
 func (w *cacheWatcher) matches(obj *Object) bool {
@@ -89,18 +101,51 @@ func (w *cacheWatcher) sendLocked(e event) {
 		}
 		typ = watch.Deleted
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.queue) >= watcherBuffer {
+		w.stopQueueLocked()
+		return
+	}
+	w.queue = append(w.queue, Event{Type: typ, Object: e.obj})
+	w.signal()
+}
+
+func (w *cacheWatcher) signal() {
 	select {
-	case w.ch <- Event{Type: typ, Object: e.obj}:
+	case w.ready <- struct{}{}:
 	default:
-		w.stopLocked()
 	}
 }
 
+// stopLocked ends the watch once the events already queued are delivered. The cache's lock is held.
 func (w *cacheWatcher) stopLocked() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopQueueLocked()
+}
+
+func (w *cacheWatcher) stopQueueLocked() {
 	if !w.stopped {
 		w.stopped = true
-		close(w.ch)
+		w.signal()
 	}
+}
+
+// take hands over the queued events, leaving spare (emptied) to queue the next ones in, and
+// says whether the watch has stopped: then nothing more will be queued.
+func (w *cacheWatcher) take(spare []Event) (batch []Event, stopped bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	batch, w.queue = w.queue, spare[:0]
+	return batch, w.stopped
+}
+
+// pending is how many events are queued but not yet taken.
+func (w *cacheWatcher) pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue)
 }
 
 // Watch starts a watch served from the cache. A resourceVersion older than the cache's history
@@ -119,7 +164,7 @@ func (s *Storage) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error
 		<-c.ready
 	}
 	prefix := s.prefix + opts.Prefix
-	w := &cacheWatcher{prefix: prefix, pred: opts.Predicate, ch: make(chan Event, watcherBuffer)}
+	w := newCacheWatcher(prefix, opts.Predicate)
 	var initial []Event
 
 	c.mu.Lock()
@@ -181,25 +226,34 @@ func (s *Storage) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error
 			tick = t.C
 		}
 		lastRev := startRev
+		var spare []Event
 		for {
 			select {
-			case e, ok := <-w.ch:
-				if !ok {
+			case <-w.ready:
+				batch, stopped := w.take(spare)
+				for i, e := range batch {
+					if rv := rvOf(e.Object.Obj); rv > lastRev {
+						lastRev = rv
+					}
+					select {
+					case out <- e:
+					case <-ctx.Done():
+						return
+					}
+					batch[i] = Event{} // the queue's next use must not keep the object alive
+				}
+				if stopped {
 					return
 				}
-				if rv := rvOf(e.Object.Obj); rv > lastRev {
-					lastRev = rv
-				}
-				select {
-				case out <- e:
-				case <-ctx.Done():
-					return
+				spare = nil
+				if cap(batch) <= 256 { // a burst's large array is not kept for the quiet after it
+					spare = batch
 				}
 			case <-tick:
-				// Everything up to the cache's revision has been queued to w.ch under the lock, but
-				// may not be forwarded yet; only bookmark once the queue is drained.
+				// Everything up to the cache's revision has been queued under the lock, but may
+				// not be forwarded yet; only bookmark once the queue is drained.
 				c.mu.RLock()
-				rev, pending := c.rev, len(w.ch)
+				rev, pending := c.rev, w.pending()
 				c.mu.RUnlock()
 				if pending == 0 && rev >= lastRev {
 					lastRev = rev
