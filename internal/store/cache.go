@@ -188,7 +188,7 @@ func (c *cache) appendLocked(e event) {
 	if c.size == n && n < c.limit {
 		// Grown as events come rather than allocated whole: most kinds see few events, and a
 		// ring of pointers is scanned by every garbage collection whether it is used or not
-		// (allocated whole, the 47 built-in kinds' rings took 12 MiB of a fresh server's heap).
+		// (allocated whole, the built-in kinds' rings took 12 MiB of every server's heap).
 		grown := make([]event, min(max(2*n, minHistory), c.limit))
 		for i := 0; i < c.size; i++ {
 			grown[i] = c.history[(c.head+i)%n]
