@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/skiff-sh/skiff/internal/agent"
+	"github.com/skiff-sh/skiff/internal/agent/cni"
 	"github.com/skiff-sh/skiff/internal/agent/images"
 	"github.com/skiff-sh/skiff/internal/pki"
 	"github.com/skiff-sh/skiff/internal/procmem"
@@ -64,8 +65,8 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&opts.NodeIP, "node-ip", "", "node IP (default: address of the default route's interface)")
 	f.StringVar(&opts.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "existing CRI socket (default: start a private containerd)")
 	f.IntVar(&opts.ListenPort, "port", 10250, "HTTPS port for logs, exec, attach and port-forward")
-	f.StringVar(&opts.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "the server's --cluster-cidr: pod traffic leaving it is masqueraded")
-	f.StringVar(&opts.BridgeName, "pod-bridge", "skiff0", "Linux bridge of this machine's pod network")
+	f.StringVar(&opts.ClusterCIDR, "cluster-cidr", cni.DefaultClusterCIDR, "the server's --cluster-cidr: pod traffic leaving it is masqueraded")
+	f.StringVar(&opts.BridgeName, "pod-bridge", cni.DefaultBridge, "Linux bridge of this machine's pod network")
 	f.StringVar(&labels, "node-labels", "", "labels for the node, k=v,k2=v2")
 	f.IntVar(&sim.Count, "simulate", 0, "register N simulated nodes instead of running containers")
 	f.StringVar(&sim.NamePrefix, "node-name-prefix", "sim-", "name prefix of simulated nodes")

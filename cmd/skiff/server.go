@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-sh/skiff/internal/agent/cni"
 	"github.com/skiff-sh/skiff/internal/server"
 )
 
@@ -36,8 +37,8 @@ func newServerCommand() *cobra.Command {
 	f.BoolVar(&comp.disableAgent, "disable-agent", false, "do not run a node agent on this machine")
 	f.StringVar(&comp.nodeName, "node-name", "", "name of this machine's node (default: hostname)")
 	f.DurationVar(&comp.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked Unknown")
-	f.StringVar(&comp.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod addresses, split into a /24 per node (agents joining this server take the same flag)")
-	f.StringVar(&comp.podBridge, "pod-bridge", "skiff0", "Linux bridge of this machine's pod network")
+	f.StringVar(&comp.clusterCIDR, "cluster-cidr", cni.DefaultClusterCIDR, "pod addresses, split into a /24 per node (agents joining this server take the same flag)")
+	f.StringVar(&comp.podBridge, "pod-bridge", cni.DefaultBridge, "Linux bridge of this machine's pod network")
 	f.IntVar(&comp.agentPort, "agent-port", 10250, "HTTPS port of this machine's node agent (logs, exec, attach, port-forward)")
 	return cmd
 }

@@ -109,10 +109,10 @@ func (o *Options) setDefaults() error {
 		o.ClusterDomain = "cluster.local"
 	}
 	if o.ClusterCIDR == "" {
-		o.ClusterCIDR = "10.42.0.0/16"
+		o.ClusterCIDR = cni.DefaultClusterCIDR
 	}
 	if o.BridgeName == "" {
-		o.BridgeName = "skiff0"
+		o.BridgeName = cni.DefaultBridge
 	}
 	if len(o.BridgeName) > 15 { // IFNAMSIZ less the terminating NUL
 		return fmt.Errorf("pod bridge %q: a Linux interface name has at most 15 characters", o.BridgeName)

@@ -26,6 +26,13 @@ type Config struct {
 	MTU int
 }
 
+// The pod network's defaults: the server's --cluster-cidr (split into a
+// subnet per node) and the bridge each node's pods attach to.
+const (
+	DefaultClusterCIDR = "10.42.0.0/16"
+	DefaultBridge      = "skiff0"
+)
+
 // FileName is the conflist's name inside the CNI conf dir.
 const FileName = "10-skiff.conflist"
 

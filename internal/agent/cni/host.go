@@ -60,7 +60,7 @@ func SetupHost(podCIDR, clusterCIDR, bridge string) error {
 // shorter prefix for others (chain names stop at 28 characters, bridge
 // names at 15).
 func hostChains(bridge string) (forward, postrouting string) {
-	if bridge == "" || bridge == "skiff0" {
+	if bridge == "" || bridge == DefaultBridge {
 		return "SKIFF-FORWARD", "SKIFF-POSTROUTING"
 	}
 	return "SKIFF-FWD-" + bridge, "SKIFF-POST-" + bridge

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
+	"github.com/skiff-sh/skiff/internal/agent/cni"
 	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 )
 
@@ -47,7 +48,7 @@ type Controller struct {
 // New registers the node informer.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) (*Controller, error) {
 	if opts.ClusterCIDR == "" {
-		opts.ClusterCIDR = "10.42.0.0/16"
+		opts.ClusterCIDR = cni.DefaultClusterCIDR
 	}
 	if opts.NodeMaskSize == 0 {
 		opts.NodeMaskSize = 24
